@@ -1,0 +1,35 @@
+# The two set-up commands of the README. Each creates .venv on first use and reuses it afterwards
+# (it reinstalls only when pyproject.toml changed).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: install, then start the API (port 8000) and the web form (http://localhost:8501)
+run: install
+	$(BIN)/support-desk run
+
+## make test: install, then ruff, mypy and the whole pytest suite (browser test included)
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check crew api security web_interface tests
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Typed objects the crew hands to its callers (CLI, API, benchmarks).
+
+These are the contract between `crew/` and everything above it: the API stores and returns them, the
+CLI prints them. They import nothing from crewai so any layer can use them cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class Category(StrEnum):
+    BILLING = "billing"
+    TECHNICAL = "technical"
+    ESCALATION = "escalation"
+    GENERAL = "general"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Route(StrEnum):
+    """The path a request takes. `AUTO` is only ever an input: the result always names a concrete route."""
+
+    AUTO = "auto"
+    BILLING = "billing"
+    TECHNICAL = "technical"
+    ESCALATION = "escalation"
+    GENERAL = "general"
+    COMPLEX = "complex"
+
+
+class Classification(BaseModel):
+    """What the classifier task returns (its `output_pydantic`)."""
+
+    category: Category
+    priority: Priority
+    confidence: float = Field(ge=0.0, le=1.0)
+    is_complex: bool = Field(description="Several issues at once, or not answerable by one specialist")
+    signals: list[str] = Field(default_factory=list, description="Phrases or rules that drove the decision")
+    secondary_categories: list[Category] = Field(default_factory=list)
+
+    def route(self) -> Route:
+        return Route.COMPLEX if self.is_complex else Route(self.category.value)
+
+
+class Citation(BaseModel):
+    article_id: str
+    title: str
+
+
+class TokenUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class SupportResult(BaseModel):
+    """The one object a support request produces."""
+
+    reply: str
+    agent_type: Route
+    classification: Classification
+    citations: list[Citation] = Field(default_factory=list)
+    model_calls: int = 0
+    hosted_model_calls: int = 0
+    token_usage: TokenUsage = Field(default_factory=TokenUsage)
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    degraded: bool = False
+    degraded_reason: str | None = None
+
+
+class ThreadMessage(BaseModel):
+    """One earlier message of a case, handed back to the crew as context (staff hand-back, follow-ups)."""
+
+    author: str = Field(description="customer, agent or staff")
+    text: str
+
+
+class SupportCrew(Protocol):
+    """What the API needs from the crew. `crew.service.SupportDesk` is the real one; tests may pass fakes."""
+
+    def classify(self, message: str) -> Classification: ...
+
+    def handle(
+        self,
+        message: str,
+        *,
+        route: Route = Route.AUTO,
+        emergency: bool = False,
+        history: Sequence[ThreadMessage] = (),
+        context: Mapping[str, Any] | None = None,
+    ) -> SupportResult: ...

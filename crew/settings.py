@@ -1,0 +1,118 @@
+"""The one settings object of the support desk.
+
+Every setting is read from the environment or from `.env` (names are the upper-case field names, e.g.
+`SECRET_KEY`, `DATABASE_URL`). `env_example.txt` lists them all. Nothing else in the code base reads
+`os.environ` for configuration.
+
+This module deliberately imports nothing heavy (no crewai, no fastapi) so every process can load it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
+
+
+class ConfigurationError(ValueError):
+    """Raised when the settings are unsafe for the selected environment."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- environment -------------------------------------------------------------------------------
+    app_env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    log_file: Path = Path("logs/customer_support.log")
+
+    # --- authentication (python-jose) --------------------------------------------------------------
+    secret_key: SecretStr = SecretStr("change-me")
+    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_expire_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    # --- persistence -------------------------------------------------------------------------------
+    database_url: str = "sqlite:///./customer_support.db"
+
+    # --- rate limits (slowapi / limits) ------------------------------------------------------------
+    rate_limit_per_minute: int = Field(default=60, ge=1)
+    rate_limit_storage_uri: str = "memory://"
+    login_rate_limit: str = "10/minute"
+
+    # --- input limits (security/) ------------------------------------------------------------------
+    max_message_length: int = Field(default=4000, ge=1)
+    max_context_bytes: int = Field(default=8192, ge=2)
+    max_context_depth: int = Field(default=4, ge=1)
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
+    # --- audit -------------------------------------------------------------------------------------
+    audit_log_file: Path = Path("logs/audit.log")
+
+    # --- models ------------------------------------------------------------------------------------
+    # Empty model name = the local deterministic model (no key, no network).
+    support_llm_model: str = ""
+    support_llm_base_url: str = ""
+    support_llm_api_key: SecretStr = SecretStr("")
+    support_classifier_model: str = ""
+    support_llm_timeout_seconds: float = Field(default=30.0, gt=0)
+    support_llm_max_retries: int = Field(default=1, ge=0)
+    complex_confidence_threshold: float = Field(default=0.45, ge=0, le=1)
+    crew_max_workers: int = Field(default=256, ge=1)
+    crewai_storage_dir: Path = Path("logs/crewai-storage")
+
+    # --- emergencies and on-call paging ------------------------------------------------------------
+    oncall_webhook_url: str = ""
+    oncall_webhook_secret: SecretStr = SecretStr("")
+    oncall_secondary_webhook_url: str = ""
+    oncall_ack_timeout_seconds: float = Field(default=300.0, gt=0)
+    oncall_max_repages: int = Field(default=3, ge=0)
+    oncall_retry_base_seconds: float = Field(default=1.0, gt=0)
+    oncall_retry_max_seconds: float = Field(default=60.0, gt=0)
+    oncall_delivery_timeout_seconds: float = Field(default=5.0, gt=0)
+    oncall_worker_poll_seconds: float = Field(default=0.2, gt=0)
+    auto_emergency_enabled: bool = True
+    auto_emergency_categories: list[str] = Field(default_factory=lambda: ["escalation"])
+    auto_emergency_min_priority: Literal["low", "medium", "high", "urgent"] = "urgent"
+    public_base_url: str = "http://localhost:8501"
+
+    # --- servers and web interface -----------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    web_port: int = 8501
+    api_base_url: str = "http://127.0.0.1:8000"
+    api_timeout_seconds: float = Field(default=120.0, gt=0)
+    web_client_username: str = ""
+    web_client_password: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.app_env == "development":
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
+            raise ConfigurationError(
+                f"SECRET_KEY is a placeholder or shorter than 32 characters; APP_ENV={self.app_env} "
+                "needs a real secret (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.oncall_webhook_url and not self.oncall_webhook_secret.get_secret_value():
+            raise ConfigurationError("ONCALL_WEBHOOK_URL is set but ONCALL_WEBHOOK_SECRET is empty")
+        return self
+
+    @property
+    def uses_local_specialists(self) -> bool:
+        return not self.support_llm_model
+
+    @property
+    def uses_local_classifier(self) -> bool:
+        return not self.support_classifier_model
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests build their own `Settings(...)` instead."""
+    return Settings()

@@ -1,0 +1,33 @@
+from pathlib import Path
+
+import pytest
+
+from crew.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_env_example_lists_every_setting() -> None:
+    listed = {
+        line.split("=", 1)[0].strip()
+        for line in (ROOT / "env_example.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert {name.upper() for name in Settings.model_fields} == listed
+
+
+def test_placeholder_secret_refused_outside_development() -> None:
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        Settings(app_env="production", secret_key="change-me")
+
+
+def test_placeholder_secret_allowed_in_development() -> None:
+    assert Settings(app_env="development", secret_key="change-me").algorithm == "HS256"
+
+
+def test_env_example_values_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    for line in (ROOT / "env_example.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None).rate_limit_per_minute == 60
