@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 # sub-command -> "module:function"; the function takes the parsed arguments and returns an exit code.
 HANDLERS: dict[str, str] = {
     "ask": "crew.commands:ask",
-    "eval": "crew.commands:evaluate",
+    "eval": "crew.evaluation:evaluate_command",
     "serve": "api.commands:serve",
     "ui": "web_interface.commands:ui",
     "run": "api.commands:run_all",
