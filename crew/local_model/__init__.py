@@ -1,0 +1,1 @@
+"""Local, offline models: the routing classifier (`router`) and the deterministic LLM stand-in."""

@@ -1,0 +1,279 @@
+"""The local routing model: a deterministic, offline classifier for the first step of the crew.
+
+It reads only text the project's authors wrote (`data/routing_examples.yaml`, `data/vocabulary.yaml`)
+and builds, once per instance, a table of per-label log-likelihood ratios over word and bigram
+features (a naive-Bayes style scorer whose counts are our examples plus a hand-weighted lexicon).
+High-precision rules catch escalation signals that must never be missed (a request for a human,
+legal threats, fraud, stolen or hacked accounts, safety).
+
+Why this shape: a model trained on one data set's phrasing does not transfer to another's, so the
+evidence comes from general support vocabulary rather than any corpus, and scores are normalised by
+the amount of evidence so a long e-mail is judged by what it is mostly about, not by one stray word.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crew.models import Category, Classification, Priority
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LABELS: tuple[Category, ...] = (Category.BILLING, Category.TECHNICAL, Category.ESCALATION, Category.GENERAL)
+
+# Smoothing for the per-label feature probabilities; small because our examples are short and clean.
+_SMOOTHING = 0.5
+# Converts summed evidence into logits. Evidence is divided by sqrt(feature count) first, so a long
+# text does not become absurdly certain just because it has many words.
+_TEMPERATURE = 1.6
+# A feature whose log-likelihood ratio for a label is at least this much is a "strong indicator" of it.
+_STRONG_INDICATOR = 0.9
+# A second label is "strongly present" when its strong-indicator evidence reaches this floor and
+# this share of the winner's; below that, a mention is treated as incidental.
+_SECONDARY_FLOOR = 1.0
+_SECONDARY_SHARE = 0.3
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+# A rule match preceded by one of these is about the absence of the thing ("no need to talk to a manager").
+_NEGATION_BEFORE = re.compile(
+    r"\b(no need to|(do not|don't|dont) (need|want|have) to|not (asking|trying|going) to|never|"
+    r"(do not|don't|dont) think|not sure (if|whether)|no sign (of|that))\W*(\w+\W+){0,2}$"
+)
+_PRIORITY_ORDER = (Priority.LOW, Priority.MEDIUM, Priority.HIGH, Priority.URGENT)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    name: str
+    label: Category
+    weight: float
+    force: bool
+    pattern: re.Pattern[str]
+
+
+def light_stem(word: str) -> str:
+    """A deliberately crude suffix stripper: consistent, not linguistic ("charges"/"charged" -> "charg")."""
+    if word.endswith("'s"):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix, min_len in (("ation", 8), ("ing", 6), ("ed", 5)):
+        if len(word) >= min_len and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeious":
+                word = word[:-1]
+            break
+    if len(word) > 4 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+class _Normaliser:
+    """Text -> canonical tokens -> features. One object so the examples and the input are treated alike."""
+
+    def __init__(self, phrases: Mapping[str, str], synonyms: Mapping[str, str], stopwords: str) -> None:
+        ordered = sorted(phrases, key=len, reverse=True)
+        self._phrases = {key.lower(): value for key, value in phrases.items()}
+        self._phrase_re = re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(p.lower()) for p in ordered) + r")(?![a-z0-9])")
+        self._synonyms = {key.lower(): value.lower() for key, value in synonyms.items()}
+        self._stopwords = frozenset(stopwords.lower().split())
+
+    def clean(self, text: str) -> str:
+        return text.translate(_QUOTES).lower()
+
+    def tokens(self, cleaned: str) -> list[str]:
+        rewritten = self._phrase_re.sub(lambda m: " " + self._phrases[m.group(1)] + " ", cleaned)
+        result: list[str] = []
+        for word in _TOKEN_RE.findall(rewritten):
+            if word in self._stopwords or word.isdigit() or sum(ch.isdigit() for ch in word) > 3:
+                continue
+            result.append(self.canonical(word))
+        return result
+
+    def canonical(self, word: str) -> str:
+        if word in self._synonyms:
+            return self._synonyms[word]
+        stem = light_stem(word)
+        return self._synonyms.get(stem, stem)
+
+    def features(self, cleaned: str) -> set[str]:
+        words = self.tokens(cleaned)
+        found = set(words)
+        found.update(f"{first} {second}" for first, second in zip(words, words[1:], strict=False) if first != second)
+        return found
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the scorer found in one text, before it is turned into a Classification."""
+
+    logits: dict[Category, float]
+    strength: dict[Category, float]
+    top_features: dict[Category, list[str]]
+    rule_hits: list[_Rule]
+
+
+class LocalRouter:
+    """Routes one customer message to a category with priority, confidence and the signals behind it.
+
+    Build one per process: construction reads the data files and builds the scoring table (a few
+    milliseconds); `classify` is pure and thread-safe.
+    """
+
+    def __init__(self, complex_threshold: float | None = None, *, data_dir: Path = DATA_DIR) -> None:
+        if complex_threshold is None:
+            from crew.settings import get_settings  # only when the caller leaves the threshold to settings
+
+            complex_threshold = get_settings().complex_confidence_threshold
+        if not 0.0 <= complex_threshold <= 1.0:
+            raise ValueError(f"complex_threshold must be within 0..1, got {complex_threshold}")
+        self.complex_threshold = complex_threshold
+        vocabulary = _read_yaml(data_dir / "vocabulary.yaml")
+        examples = _read_yaml(data_dir / "routing_examples.yaml")
+        self._normaliser = _Normaliser(vocabulary["phrases"], vocabulary["synonyms"], vocabulary["stopwords"])
+        self._rules = tuple(_compile_rules(vocabulary["rules"]))
+        self._injection = re.compile("|".join(f"(?:{p})" for p in vocabulary["injection"]))
+        self._priority_rules = {
+            Priority(level): re.compile("|".join(f"(?:{p})" for p in patterns))
+            for level, patterns in vocabulary["priority"].items()
+        }
+        self._weights = self._build_weights(examples, vocabulary["lexicon"])
+
+    # --- construction --------------------------------------------------------------------------------
+    def _build_weights(
+        self, examples: Mapping[str, Sequence[str]], lexicon: Mapping[str, Mapping[str, float]]
+    ) -> dict[str, tuple[float, ...]]:
+        counts: dict[Category, Counter[str]] = {label: Counter() for label in LABELS}
+        for label_name, texts in examples.items():
+            label = Category(label_name)
+            for text in texts:
+                counts[label].update(self._normaliser.features(self._normaliser.clean(text)))
+        for label_name, entries in lexicon.items():
+            label = Category(label_name)
+            for phrase, weight in entries.items():
+                for feature in self._normaliser.features(self._normaliser.clean(phrase)):
+                    counts[label][feature] += float(weight)
+        vocabulary = set().union(*counts.values())
+        weights: dict[str, tuple[float, ...]] = {}
+        totals = {label: sum(counts[label].values()) + _SMOOTHING * len(vocabulary) for label in LABELS}
+        for feature in vocabulary:
+            probabilities = [(counts[label][feature] + _SMOOTHING) / totals[label] for label in LABELS]
+            mean = sum(probabilities) / len(probabilities)
+            weights[feature] = tuple(math.log(p / mean) for p in probabilities)
+        return weights
+
+    # --- classification ------------------------------------------------------------------------------
+    def classify(self, text: str) -> Classification:
+        cleaned = self._normaliser.clean(text)
+        signals: list[str] = []
+        scrubbed = self._injection.sub(" ", cleaned)
+        if scrubbed != cleaned:
+            signals.append("ignored:instruction-in-text")
+        evidence = self._evidence(scrubbed)
+        probabilities = _softmax(evidence.logits)
+        ranked = sorted(LABELS, key=lambda label: probabilities[label], reverse=True)
+        forced = [rule for rule in evidence.rule_hits if rule.force]
+        category = forced[0].label if forced else ranked[0]
+        confidence = probabilities[category]
+
+        top_strength = evidence.strength[category]
+        secondary = [
+            label
+            for label in ranked
+            if label != category
+            and evidence.strength[label] >= max(_SECONDARY_FLOOR, _SECONDARY_SHARE * top_strength)
+        ]
+        is_complex = bool(secondary) or (confidence < self.complex_threshold and not forced)
+
+        signals.extend(f"rule:{rule.name}" for rule in evidence.rule_hits)
+        for label in (category, *secondary):
+            signals.extend(f"{label.value}:{feature}" for feature in evidence.top_features[label])
+        if not evidence.top_features[category] and not evidence.rule_hits:
+            signals.append("no-strong-evidence")
+        return Classification(
+            category=category,
+            priority=self._priority(scrubbed, category, evidence),
+            confidence=round(min(max(confidence, 0.0), 1.0), 4),
+            is_complex=is_complex,
+            signals=signals,
+            secondary_categories=secondary,
+        )
+
+    def _evidence(self, cleaned: str) -> _Evidence:
+        scores = dict.fromkeys(LABELS, 0.0)
+        strength = dict.fromkeys(LABELS, 0.0)
+        contributions: dict[Category, list[tuple[float, str]]] = {label: [] for label in LABELS}
+        known = 0
+        for feature in self._normaliser.features(cleaned):
+            weights = self._weights.get(feature)
+            if weights is None:
+                continue
+            known += 1
+            for label, weight in zip(LABELS, weights, strict=True):
+                scores[label] += weight
+                if weight >= _STRONG_INDICATOR:
+                    strength[label] += weight
+                    contributions[label].append((weight, feature))
+        scale = _TEMPERATURE / math.sqrt(max(known, 1))
+        logits = {label: scores[label] * scale for label in LABELS}
+        rule_hits = [rule for rule in self._rules if _matches_unnegated(rule.pattern, cleaned)]
+        for rule in rule_hits:
+            logits[rule.label] += rule.weight
+            strength[rule.label] += rule.weight
+        top_features = {
+            label: [feature for _, feature in sorted(contributions[label], reverse=True)[:4]] for label in LABELS
+        }
+        return _Evidence(logits=logits, strength=strength, top_features=top_features, rule_hits=rule_hits)
+
+    def _priority(self, cleaned: str, category: Category, evidence: _Evidence) -> Priority:
+        if self._priority_rules[Priority.URGENT].search(cleaned) and (
+            category is Category.ESCALATION or any(rule.force for rule in evidence.rule_hits)
+        ):
+            return Priority.URGENT
+        if self._priority_rules[Priority.URGENT].search(cleaned) and category is Category.TECHNICAL:
+            return Priority.URGENT
+        if self._priority_rules[Priority.HIGH].search(cleaned) or category is Category.ESCALATION:
+            return Priority.HIGH
+        if category is Category.GENERAL or self._priority_rules[Priority.LOW].search(cleaned):
+            return Priority.LOW
+        return Priority.MEDIUM
+
+
+def _matches_unnegated(pattern: re.Pattern[str], text: str) -> bool:
+    return any(not _NEGATION_BEFORE.search(text[max(0, m.start() - 40) : m.start()]) for m in pattern.finditer(text))
+
+
+def _softmax(logits: Mapping[Category, float]) -> dict[Category, float]:
+    peak = max(logits.values())
+    exps = {label: math.exp(value - peak) for label, value in logits.items()}
+    total = sum(exps.values())
+    return {label: value / total for label, value in exps.items()}
+
+
+def _compile_rules(raw_rules: Sequence[Mapping[str, Any]]) -> Iterable[_Rule]:
+    for raw in raw_rules:
+        yield _Rule(
+            name=str(raw["name"]),
+            label=Category(raw["label"]),
+            weight=float(raw["weight"]),
+            force=bool(raw.get("force", False)),
+            pattern=re.compile(str(raw["pattern"])),
+        )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        loaded = yaml.safe_load(handle)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} must hold a mapping")
+    return loaded
