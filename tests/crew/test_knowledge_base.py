@@ -1,0 +1,172 @@
+"""The knowledge base: every article loads, and realistic questions find the right article."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from crew.knowledge_base import (
+    DEFAULT_KNOWLEDGE_DIR,
+    KnowledgeBase,
+    KnowledgeBaseError,
+    parse_article,
+    terms,
+)
+from crew.models import Category
+
+# (question as a customer would write it, the article that answers it). Phrasing deliberately mixes
+# SaaS, e-commerce, telecom and banking vocabulary.
+EXPECTED_TOP_ARTICLE: list[tuple[str, str]] = [
+    ("How do I download a PDF copy of last month's invoice?", "KB-001"),
+    ("Where can I find my billing history and receipts", "KB-001"),
+    ("Our company name and VAT number are wrong on the invoice", "KB-002"),
+    ("Can I get a refund on my annual plan? I bought it last week", "KB-003"),
+    ("It's been two weeks and I still haven't received my refund", "KB-004"),
+    ("You charged me twice this month!!", "KB-005"),
+    ("my bank statement shows two identical payments to you", "KB-005"),
+    ("Why was my card declined when paying the bill?", "KB-006"),
+    ("My direct debit bounced, is my account going to be suspended?", "KB-006"),
+    ("I got a new credit card, how do I change the card you charge?", "KB-007"),
+    ("If I upgrade to premium in the middle of the month, what do I pay?", "KB-008"),
+    ("I want to cancel my contract, is there an early termination fee?", "KB-009"),
+    ("I want to dispute a charge, the amount is wrong, I was overcharged", "KB-010"),
+]
+
+UNRELATED_QUESTIONS = [
+    "what's the weather on Mars",
+    "tell me a joke",
+    "Who won the football match yesterday?",
+    "What is the meaning of life?",
+    "",
+    "   ",
+]
+
+
+@pytest.fixture(scope="module")
+def knowledge_base() -> KnowledgeBase:
+    return KnowledgeBase.load()
+
+
+def test_every_article_file_parses_with_unique_id_and_category(knowledge_base: KnowledgeBase) -> None:
+    files = sorted(DEFAULT_KNOWLEDGE_DIR.glob("*.md"))
+    ids = [article.article_id for article in knowledge_base.articles]
+
+    assert len(knowledge_base) == len(files)
+    assert len(set(ids)) == len(ids)
+    assert all(isinstance(article.category, Category) for article in knowledge_base.articles)
+    assert all(article.tags for article in knowledge_base.articles)
+
+
+def test_file_names_carry_the_article_id(knowledge_base: KnowledgeBase) -> None:
+    for path in DEFAULT_KNOWLEDGE_DIR.glob("*.md"):
+        article = parse_article(path.read_text(encoding="utf-8"), source=path.name)
+        assert path.name.upper().startswith(article.article_id), path.name
+
+
+def test_no_body_line_looks_like_a_tool_output_header(knowledge_base: KnowledgeBase) -> None:
+    # The tool output format starts each article with "[KB-nnn] title" at the start of a line.
+    for article in knowledge_base.articles:
+        assert not any(line.startswith("[KB-") for line in article.body.splitlines()), article.article_id
+
+
+@pytest.mark.parametrize(("question", "expected_id"), EXPECTED_TOP_ARTICLE)
+def test_realistic_question_finds_the_right_article_first(
+    knowledge_base: KnowledgeBase, question: str, expected_id: str
+) -> None:
+    hits = knowledge_base.search(question)
+
+    assert hits, question
+    assert hits[0].article_id == expected_id, [(hit.article_id, hit.score) for hit in hits]
+
+
+@pytest.mark.parametrize("question", UNRELATED_QUESTIONS)
+def test_unrelated_question_returns_no_hits(knowledge_base: KnowledgeBase, question: str) -> None:
+    assert knowledge_base.search(question) == []
+
+
+def test_hits_are_sorted_and_limited_to_k(knowledge_base: KnowledgeBase) -> None:
+    hits = knowledge_base.search("refund for a duplicate charge on my card", k=2)
+
+    assert 1 <= len(hits) <= 2
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+    assert knowledge_base.search("refund", k=0) == []
+
+
+def test_hit_carries_body_and_short_snippet(knowledge_base: KnowledgeBase) -> None:
+    hit = knowledge_base.search("invoice pdf download")[0]
+    article = knowledge_base.get(hit.article_id)
+
+    assert article is not None
+    assert hit.body == article.body
+    assert hit.title == article.title
+    assert 0 < len(hit.snippet) <= 320
+    assert article.body.startswith(hit.snippet.rstrip("…"))
+
+
+def test_category_boost_reorders_but_never_invents_hits(knowledge_base: KnowledgeBase) -> None:
+    assert knowledge_base.search("what's the weather on Mars", category=Category.GENERAL) == []
+    plain = knowledge_base.search("refund")
+    boosted = knowledge_base.search("refund", category=Category.BILLING)
+    assert {hit.article_id for hit in boosted} <= {a.article_id for a in knowledge_base.articles}
+    assert boosted[0].category is Category.BILLING
+    assert plain
+
+
+def test_get_by_id(knowledge_base: KnowledgeBase) -> None:
+    article = knowledge_base.get("KB-003")
+
+    assert article is not None
+    assert knowledge_base.get("kb-003") == article
+    assert knowledge_base.get("KB-999") is None
+
+
+def test_search_is_fast(knowledge_base: KnowledgeBase) -> None:
+    questions = [question for question, _ in EXPECTED_TOP_ARTICLE]
+    rounds = 50
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for question in questions:
+            knowledge_base.search(question)
+    per_query = (time.perf_counter() - started) / (rounds * len(questions))
+
+    assert per_query < 0.001, f"{per_query * 1e6:.0f} µs per query"
+
+
+def test_stemming_joins_word_forms() -> None:
+    assert terms("refunds refunded refund") == ["refund"] * 3
+    assert terms("charge charged charges charging") == [terms("charge")[0]] * 4
+    assert terms("cancelled canceled") == [terms("cancel")[0]] * 2
+    assert terms("sign in / log in / logging in") == ["login", "login", "login"]
+
+
+def test_malformed_articles_are_reported_with_their_file(tmp_path: Path) -> None:
+    (tmp_path / "kb-001-ok.md").write_text(
+        "---\nid: KB-001\ntitle: A fine title\ncategory: billing\ntags: [x]\n---\nA body that is long enough.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "kb-002-bad.md").write_text(
+        "---\nid: KB-002\ntitle: Bad category\ncategory: sales\n---\nA body that is long enough.\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(KnowledgeBaseError, match=r"kb-002-bad\.md"):
+        KnowledgeBase.load(tmp_path)
+
+    (tmp_path / "kb-002-bad.md").write_text("no front matter at all", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="front matter"):
+        KnowledgeBase.load(tmp_path)
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    article = "---\nid: KB-001\ntitle: Same id\ncategory: general\ntags: [x]\n---\nA body that is long enough.\n"
+    (tmp_path / "a.md").write_text(article, encoding="utf-8")
+    (tmp_path / "b.md").write_text(article, encoding="utf-8")
+
+    with pytest.raises(KnowledgeBaseError, match="duplicate article ids: KB-001"):
+        KnowledgeBase.load(tmp_path)
+
+
+def test_empty_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeBaseError, match="no articles"):
+        KnowledgeBase.load(tmp_path)
