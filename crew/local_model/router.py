@@ -29,12 +29,16 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 LABELS: tuple[Category, ...] = (Category.BILLING, Category.TECHNICAL, Category.ESCALATION, Category.GENERAL)
 
 # Smoothing for the per-label feature probabilities; small because our examples are short and clean.
-_SMOOTHING = 0.5
+_SMOOTHING = 2.0
 # Converts summed evidence into logits. Evidence is divided by sqrt(feature count) first, so a long
 # text does not become absurdly certain just because it has many words.
 _TEMPERATURE = 1.6
 # A feature whose log-likelihood ratio for a label is at least this much is a "strong indicator" of it.
 _STRONG_INDICATOR = 0.9
+# An e-mail's short first line is its subject: the customer's own summary, so it counts this much more
+# than a body word (a long body mentions many incidental things).
+_SUBJECT_WEIGHT = 3.0
+_SUBJECT_MAX_WORDS = 14
 # A second label is "strongly present" when its strong-indicator evidence reaches this floor and
 # this share of the winner's; below that, a mention is treated as incidental.
 _SECONDARY_FLOOR = 1.0
@@ -111,6 +115,16 @@ class _Normaliser:
         found = set(words)
         found.update(f"{first} {second}" for first, second in zip(words, words[1:], strict=False) if first != second)
         return found
+
+    def feature_counts(self, cleaned: str) -> Counter[str]:
+        words = self.tokens(cleaned)
+        counts = Counter(words)
+        counts.update(f"{first} {second}" for first, second in zip(words, words[1:], strict=False) if first != second)
+        return counts
+
+    def weighted_features(self, cleaned: str) -> dict[str, float]:
+        """Features with sublinear term-frequency weights: what a long text keeps returning to is its topic."""
+        return {feature: 1.0 + math.log(count) for feature, count in self.feature_counts(cleaned).items()}
 
 
 @dataclass(frozen=True)
@@ -213,18 +227,18 @@ class LocalRouter:
         scores = dict.fromkeys(LABELS, 0.0)
         strength = dict.fromkeys(LABELS, 0.0)
         contributions: dict[Category, list[tuple[float, str]]] = {label: [] for label in LABELS}
-        known = 0
-        for feature in self._normaliser.features(cleaned):
+        known = 0.0
+        for feature, multiplier in self._normaliser.weighted_features(cleaned).items():
             weights = self._weights.get(feature)
             if weights is None:
                 continue
-            known += 1
+            known += multiplier
             for label, weight in zip(LABELS, weights, strict=True):
-                scores[label] += weight
+                scores[label] += weight * multiplier
                 if weight >= _STRONG_INDICATOR:
-                    strength[label] += weight
-                    contributions[label].append((weight, feature))
-        scale = _TEMPERATURE / math.sqrt(max(known, 1))
+                    strength[label] += weight * multiplier
+                    contributions[label].append((weight * multiplier, feature))
+        scale = _TEMPERATURE / math.sqrt(max(known, 1.0))
         logits = {label: scores[label] * scale for label in LABELS}
         rule_hits = [rule for rule in self._rules if _matches_unnegated(rule.pattern, cleaned)]
         for rule in rule_hits:
