@@ -1,0 +1,72 @@
+"""The application factory. Importing this module has no side effects; `create_app` builds one app with
+its own engine, limiter, audit log and crew holder on `app.state` (nothing is shared between apps)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from api.audit import AuditLog
+from api.crew_holder import CrewHolder
+from api.db import make_engine, make_session_factory
+from api.errors import install_error_handlers
+from api.escalation import EscalationHook, LogOnlyEscalation
+from api.logging_setup import LogSetup
+from api.middleware import RequestContextMiddleware
+from api.ratelimit import RateLimits
+from api.routes import admin, auth, cases, health, status, support
+from crew.models import SupportCrew
+from crew.settings import Settings, get_settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    crew: SupportCrew | None = None,
+    *,
+    escalation_hook: EscalationHook | None = None,
+) -> FastAPI:
+    """Build the API. Without `crew`, the real crew is built once at startup, in a background thread."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url, pool_size=min(settings.crew_max_workers, 20))
+    session_factory = make_session_factory(engine)
+    audit = AuditLog(settings.audit_log_file, session_factory)
+    crew_holder = CrewHolder(crew)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logs = LogSetup(settings.log_file, settings.log_level)
+        # `def` endpoints run on anyio's default limiter (40 threads); each crew call holds one thread
+        # for the whole model call, so size it for the concurrent requests we accept.
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.crew_max_workers)
+        crew_holder.start_loading(settings)
+        try:
+            yield
+        finally:
+            engine.dispose()
+            logs.close()
+
+    app = FastAPI(
+        title="Support desk API",
+        summary="A multi-agent customer-support desk: file requests, read cases.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.audit = audit
+    app.state.limits = RateLimits(
+        settings.rate_limit_storage_uri, settings.rate_limit_per_minute, settings.login_rate_limit
+    )
+    app.state.crew_holder = crew_holder
+    app.state.escalation_hook = escalation_hook or LogOnlyEscalation()
+
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, audit=audit)
+    for module in (auth, support, cases, status, admin, health):
+        app.include_router(module.router)
+    return app

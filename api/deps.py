@@ -1,0 +1,107 @@
+"""FastAPI dependencies and their `Annotated` aliases; the app's objects live on `app.state`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from api.audit import AuditLog
+from api.context import RequestContext
+from api.crew_holder import CrewHolder
+from api.escalation import EscalationHook
+from api.models import Role
+from api.ratelimit import RateLimits
+from api.services.accounts import Principal, find_account, principal_of
+from crew.errors import AuthenticationFailed, PermissionDenied
+from crew.models import SupportCrew
+from crew.settings import Settings
+from security.tokens import InvalidToken, decode_access_token
+
+# auto_error=False: a missing token goes through our AuthenticationFailed (audit + error shape).
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+async def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_context(request: Request) -> RequestContext:
+    ctx: RequestContext = request.state.ctx
+    return ctx
+
+
+async def get_audit(request: Request) -> AuditLog:
+    audit: AuditLog = request.app.state.audit
+    return audit
+
+
+async def get_limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.limits
+    return limits
+
+
+async def get_escalation_hook(request: Request) -> EscalationHook:
+    hook: EscalationHook = request.app.state.escalation_hook
+    return hook
+
+
+async def get_crew(request: Request) -> SupportCrew:
+    holder: CrewHolder = request.app.state.crew_holder
+    return holder.get()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ContextDep = Annotated[RequestContext, Depends(get_context)]
+AuditDep = Annotated[AuditLog, Depends(get_audit)]
+LimitsDep = Annotated[RateLimits, Depends(get_limits)]
+EscalationDep = Annotated[EscalationHook, Depends(get_escalation_hook)]
+CrewDep = Annotated[SupportCrew, Depends(get_crew)]
+SessionDep = Annotated[Session, Depends(get_session)]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def get_current_user(
+    token: TokenDep, session: SessionDep, settings: SettingsDep, ctx: ContextDep, audit: AuditDep
+) -> Principal:
+    def reject(reason: str) -> AuthenticationFailed:
+        audit.record("token_rejected", reason=reason, client=ctx.client, request_id=ctx.request_id)
+        return AuthenticationFailed()
+
+    if not token:
+        raise reject("missing")
+    try:
+        claims = decode_access_token(token, secret=settings.secret_key.get_secret_value(), algorithm=settings.algorithm)
+    except InvalidToken as exc:
+        raise reject("invalid") from exc
+    account = find_account(session, claims.sub)
+    if account is None or not account.is_active or account.role != claims.role:
+        raise reject("unknown_account")
+    user = principal_of(account)
+    ctx.actor, ctx.account_id, ctx.role = user.username, user.account_id, user.role.value
+    return user
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(user: CurrentUser) -> Principal:
+        if user.role not in roles:
+            raise PermissionDenied()
+        return user
+
+    return check
+
+
+StaffUser = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.ADMIN))]
+AdminUser = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

@@ -1,0 +1,108 @@
+"""The one place where failures become HTTP responses.
+
+Every error body is `{"detail": fixed human message, "code": machine code, "request_id": ...}`; 422s add
+`errors: [{field, message}]`. Messages come from `crew.errors` classes or the tables below, never from an
+exception's text, so nothing internal reaches a client. 401 carries `WWW-Authenticate: Bearer`, 429
+carries `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from slowapi.errors import RateLimitExceeded
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crew.errors import AppError, AuthenticationFailed, RateLimited
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be read."),
+    401: (AuthenticationFailed.code, AuthenticationFailed.message),
+    403: ("forbidden", "You are not allowed to do this."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("payload_too_large", "The request body is larger than this service accepts."),
+    415: ("unsupported_media_type", "This content type is not accepted."),
+}
+INTERNAL = ("internal_error", "The request could not be completed. It has been logged.")
+
+
+def request_id_of(request: Request) -> str:
+    ctx = getattr(request.state, "ctx", None)
+    return ctx.request_id if ctx is not None else "-"
+
+
+def error_response(
+    status: int,
+    code: str,
+    detail: str,
+    request_id: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"detail": detail, "code": code, "request_id": request_id}
+    if errors:
+        body["errors"] = errors
+    all_headers = {"X-Request-ID": request_id, **(headers or {})}
+    if status == 401:
+        all_headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def internal_error_response(request_id: str) -> JSONResponse:
+    return error_response(500, *INTERNAL, request_id)
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    if "case_id" in exc.details:
+        headers["X-Case-ID"] = str(exc.details["case_id"])
+    field = exc.details.get("field")
+    errors = [{"field": str(field), "message": exc.message}] if field else None
+    return error_response(exc.status_code, exc.code, exc.message, request_id_of(request), errors=errors,
+                          headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    # Drop the "body"/"query" prefix FastAPI adds: clients name fields, not request parts.
+    return ".".join(parts[1:] if len(parts) > 1 and parts[0] in {"body", "query", "path", "header"} else parts)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only the location and pydantic's message: the rejected input itself is never echoed back.
+    errors = [{"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+    return error_response(422, "validation_error", "A field of the request is invalid.", request_id_of(request),
+                          errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", "The request could not be completed."))
+    return error_response(exc.status_code, code, detail, request_id_of(request))
+
+
+async def _slowapi_limit(request: Request, exc: Exception) -> JSONResponse:
+    # Only reached if a slowapi decorator is ever used; the desk's own limits raise RateLimited.
+    return error_response(429, RateLimited.code, RateLimited.message, request_id_of(request),
+                          headers={"Retry-After": "60"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RateLimitExceeded, _slowapi_limit)
+    # Unexpected exceptions are caught by RequestContextMiddleware, which calls internal_error_response,
+    # because Starlette's own catch-all re-raises after answering.

@@ -1,0 +1,120 @@
+"""Request context middleware (pure ASGI, so it adds microseconds, not a task per request).
+
+For every HTTP request it:
+- assigns the request id (a well-formed incoming `X-Request-ID` is kept) and returns it as a header;
+- refuses bodies over MAX_BODY_BYTES with 413, by Content-Length and by counting what actually arrives
+  (the body is buffered, which is cheap at that size, so the app never sees a partial oversize body);
+- turns any unexpected exception into the generic 500 body of `api.errors` (traceback to the log only);
+- writes the access log line and, for `/support/*`, the audit event with who, for whom, status, latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from anyio import to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.audit import AuditLog
+from api.context import REQUEST_ID, RequestContext
+from api.errors import error_response, internal_error_response
+from crew.errors import PayloadTooLarge
+
+logger = logging.getLogger("api.access")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, audit: AuditLog) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        client = scope.get("client")
+        ctx = RequestContext(request_id=request_id, client=client[0] if client else "-")
+        scope.setdefault("state", {})["ctx"] = ctx
+        token = REQUEST_ID.set(request_id)
+        status = {"code": 500, "started": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["started"] = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            body_receive = await self._read_body(scope, receive, headers)
+            if body_receive is None:
+                exc = PayloadTooLarge()
+                await error_response(413, exc.code, exc.message, request_id)(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, body_receive, send_wrapper)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not status["started"]:
+                await internal_error_response(request_id)(scope, receive, send_wrapper)
+        finally:
+            await self._after(scope, ctx, int(status["code"]))
+            REQUEST_ID.reset(token)
+
+    async def _read_body(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> Receive | None:
+        """Return a receive callable replaying the whole body, or None when the body is too large."""
+        if scope["method"] not in _BODY_METHODS:
+            return receive
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                # Client went away; let the app see the disconnect.
+                pending: list[Message] = [message]
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+                break
+
+        async def replay() -> Message:
+            return pending.pop(0) if pending else await receive()
+
+        return replay
+
+    async def _after(self, scope: Scope, ctx: RequestContext, status: int) -> None:
+        latency_ms = round(ctx.elapsed_ms(), 2)
+        logger.info("%s %s %s %.2fms", scope["method"], scope["path"], status, latency_ms)
+        if scope["path"].startswith("/support/"):
+            fields: dict[str, Any] = {
+                "actor": ctx.actor,
+                "account_id": ctx.account_id,
+                "role": ctx.role,
+                "customer_id": ctx.customer_id,
+                "route": ctx.route,
+                "case_id": ctx.case_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status_code": status,
+                "latency_ms": latency_ms,
+                "request_id": ctx.request_id,
+            }
+            # File lock + database insert: off the event loop.
+            await to_thread.run_sync(lambda: self.audit.record("support_request", **fields))

@@ -1,0 +1,156 @@
+"""Request and response bodies of the API (kept apart from the database models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crew.models import Category, Priority, Route
+from security.sanitize import CUSTOMER_ID_PATTERN
+
+CustomerId = Field(default=None, pattern=CUSTOMER_ID_PATTERN, description="The customer this request acts for")
+
+
+class SupportRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, description="The customer's message (plain text; markup is removed)")
+    customer_id: str | None = CustomerId
+    context: dict[str, Any] | None = Field(default=None, description="Small JSON object handed to the crew")
+    emergency: bool = Field(default=False, description="Escalate now: escalation route, priority urgent")
+
+
+class ClassifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1)
+    customer_id: str | None = CustomerId
+
+
+class CitationOut(BaseModel):
+    article_id: str
+    title: str
+
+
+class SupportResponse(BaseModel):
+    response: str
+    agent_type: Route
+    timestamp: datetime
+    case_id: str
+    category: Category
+    priority: Priority
+    confidence: float
+    citations: list[CitationOut]
+    status: str
+    degraded: bool
+
+
+class ClassifyOut(BaseModel):
+    category: Category
+    priority: Priority
+    confidence: float
+    is_complex: bool
+    route: Route
+    signals: list[str]
+    secondary_categories: list[Category]
+
+
+class MessageOut(BaseModel):
+    author: str
+    text: str
+    citations: list[CitationOut]
+    created_at: datetime
+
+
+class CaseSummary(BaseModel):
+    id: str
+    customer_id: str
+    status: str
+    requested_route: str
+    agent_type: str | None
+    category: str | None
+    priority: str | None
+    confidence: float | None
+    emergency: bool
+    auto_emergency: bool
+    sanitised: bool
+    degraded: bool
+    error_code: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseOut(CaseSummary):
+    messages: list[MessageOut]
+
+
+class CaseList(BaseModel):
+    items: list[CaseSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class AgentStats(BaseModel):
+    agent_type: str
+    interactions: int
+    average_latency_ms: float | None
+    p95_latency_ms: float | None
+    last_active: datetime | None
+
+
+class StatusOut(BaseModel):
+    agents: list[AgentStats]
+    routing_counts: dict[str, int]
+    degraded_count: int
+    cases_by_status: dict[str, int]
+    rate_limit_rejections_last_hour: int
+    auth_failures_last_hour: int
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
+    password: str = Field(min_length=8, max_length=1024)
+    role: str = Field(pattern=r"^(customer|integrator|staff|admin)$")
+    customer_id: str | None = CustomerId
+
+
+class AccountOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    customer_id: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class AuditEventOut(BaseModel):
+    seq: int
+    ts: datetime
+    event: str
+    actor: str | None
+    role: str | None
+    customer_id: str | None
+    case_id: str | None
+    status_code: int | None
+    request_id: str | None
+    payload: dict[str, Any]
