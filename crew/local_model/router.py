@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +42,21 @@ _SUBJECT_WEIGHT = 3.0
 _SUBJECT_MAX_WORDS = 14
 # A second label is "strongly present" when its strong-indicator evidence reaches this floor and
 # this share of the winner's; below that, a mention is treated as incidental.
-_SECONDARY_FLOOR = 1.0
+_SECONDARY_FLOOR = _STRONG_INDICATOR
 _SECONDARY_SHARE = 0.3
+# With no evidence at all the message goes to the catch-all desk; this only breaks ties.
+_FALLBACK_BIAS = 0.05
 
-_TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# Words start with a letter: order numbers, amounts and dates carry no routing evidence.
+_WORD_RE = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9]*(?:'[a-z]+)?")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 # A rule match preceded by one of these is about the absence of the thing ("no need to talk to a manager").
 _NEGATION_BEFORE = re.compile(
     r"\b(no need to|(do not|don't|dont) (need|want|have) to|not (asking|trying|going) to|never|"
     r"(do not|don't|dont) think|not sure (if|whether)|no sign (of|that))\W*(\w+\W+){0,2}$"
 )
-_PRIORITY_ORDER = (Priority.LOW, Priority.MEDIUM, Priority.HIGH, Priority.URGENT)
+# Every injection pattern in vocabulary.yaml contains ":" or "=" or one of these words.
+_INSTRUCTION_WORDS = ("ignore", "disregard", "classif", "categori", "route", "label", "mark", "treat", "you are now")
 
 
 @dataclass(frozen=True)
@@ -86,41 +91,65 @@ class _Normaliser:
     """Text -> canonical tokens -> features. One object so the examples and the input are treated alike."""
 
     def __init__(self, phrases: Mapping[str, str], synonyms: Mapping[str, str], stopwords: str) -> None:
-        ordered = sorted(phrases, key=len, reverse=True)
-        self._phrases = {key.lower(): value for key, value in phrases.items()}
-        self._phrase_re = re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(p.lower()) for p in ordered) + r")(?![a-z0-9])")
+        # Phrases are matched on word sequences (longest first), which is much cheaper than one big regex.
+        self._phrases = {tuple(_WORD_RE.findall(key.lower())): value.lower() for key, value in phrases.items()}
+        self._longest_phrase = max((len(key) for key in self._phrases), default=1)
+        self._phrase_starts = frozenset(key[0] for key in self._phrases if len(key) > 1)
         self._synonyms = {key.lower(): value.lower() for key, value in synonyms.items()}
         self._stopwords = frozenset(stopwords.lower().split())
+        # Word -> canonical form, filled at construction from our own data and the stop list; unseen words
+        # are computed on the fly (cheap) rather than cached, so classify() never mutates the instance.
+        self._known: dict[str, str] = {}
+
+    def remember(self, text: str) -> None:
+        for word in _WORD_RE.findall(self.clean(text)):
+            if word not in self._known:
+                self._known[word] = self._canonical(word)
 
     def clean(self, text: str) -> str:
         return text.translate(_QUOTES).lower()
 
     def tokens(self, cleaned: str) -> list[str]:
-        rewritten = self._phrase_re.sub(lambda m: " " + self._phrases[m.group(1)] + " ", cleaned)
+        words = _WORD_RE.findall(cleaned)
         result: list[str] = []
-        for word in _TOKEN_RE.findall(rewritten):
-            if word in self._stopwords or word.isdigit() or sum(ch.isdigit() for ch in word) > 3:
-                continue
-            result.append(self.canonical(word))
+        index = 0
+        count = len(words)
+        while index < count:
+            word = words[index]
+            if word in self._phrase_starts:
+                for size in range(min(self._longest_phrase, count - index), 1, -1):
+                    replacement = self._phrases.get(tuple(words[index : index + size]))
+                    if replacement is not None:
+                        result.append(self.canonical(replacement))
+                        index += size
+                        break
+                else:
+                    replacement = None
+                if replacement is not None:
+                    continue
+            index += 1
+            if word not in self._stopwords:
+                result.append(self.canonical(self._phrases.get((word,), word)))
         return result
 
     def canonical(self, word: str) -> str:
+        known = self._known.get(word)
+        return known if known is not None else self._canonical(word)
+
+    def _canonical(self, word: str) -> str:
         if word in self._synonyms:
             return self._synonyms[word]
         stem = light_stem(word)
         return self._synonyms.get(stem, stem)
 
-    def features(self, cleaned: str) -> set[str]:
-        words = self.tokens(cleaned)
-        found = set(words)
-        found.update(f"{first} {second}" for first, second in zip(words, words[1:], strict=False) if first != second)
-        return found
-
     def feature_counts(self, cleaned: str) -> Counter[str]:
         words = self.tokens(cleaned)
         counts = Counter(words)
-        counts.update(f"{first} {second}" for first, second in zip(words, words[1:], strict=False) if first != second)
+        counts.update(f"{first} {second}" for first, second in pairwise(words) if first != second)
         return counts
+
+    def features(self, cleaned: str) -> set[str]:
+        return set(self.feature_counts(cleaned))
 
     def weighted_features(self, cleaned: str) -> dict[str, float]:
         """Features with sublinear term-frequency weights: what a long text keeps returning to is its topic."""
@@ -155,6 +184,10 @@ class LocalRouter:
         vocabulary = _read_yaml(data_dir / "vocabulary.yaml")
         examples = _read_yaml(data_dir / "routing_examples.yaml")
         self._normaliser = _Normaliser(vocabulary["phrases"], vocabulary["synonyms"], vocabulary["stopwords"])
+        for texts in examples.values():
+            for text in texts:
+                self._normaliser.remember(text)
+        self._normaliser.remember(vocabulary["stopwords"])
         self._rules = tuple(_compile_rules(vocabulary["rules"]))
         self._injection = re.compile("|".join(f"(?:{p})" for p in vocabulary["injection"]))
         self._priority_rules = {
@@ -167,11 +200,12 @@ class LocalRouter:
     def _build_weights(
         self, examples: Mapping[str, Sequence[str]], lexicon: Mapping[str, Mapping[str, float]]
     ) -> dict[str, tuple[float, ...]]:
-        counts: dict[Category, Counter[str]] = {label: Counter() for label in LABELS}
+        counts: dict[Category, defaultdict[str, float]] = {label: defaultdict(float) for label in LABELS}
         for label_name, texts in examples.items():
             label = Category(label_name)
             for text in texts:
-                counts[label].update(self._normaliser.features(self._normaliser.clean(text)))
+                for feature in self._normaliser.features(self._normaliser.clean(text)):
+                    counts[label][feature] += 1.0
         for label_name, entries in lexicon.items():
             label = Category(label_name)
             for phrase, weight in entries.items():
@@ -190,7 +224,7 @@ class LocalRouter:
     def classify(self, text: str) -> Classification:
         cleaned = self._normaliser.clean(text)
         signals: list[str] = []
-        scrubbed = self._injection.sub(" ", cleaned)
+        scrubbed = self._injection.sub(" ", cleaned) if _may_hold_instructions(cleaned) else cleaned
         if scrubbed != cleaned:
             signals.append("ignored:instruction-in-text")
         evidence = self._evidence(scrubbed)
@@ -204,8 +238,7 @@ class LocalRouter:
         secondary = [
             label
             for label in ranked
-            if label != category
-            and evidence.strength[label] >= max(_SECONDARY_FLOOR, _SECONDARY_SHARE * top_strength)
+            if label != category and evidence.strength[label] >= max(_SECONDARY_FLOOR, _SECONDARY_SHARE * top_strength)
         ]
         is_complex = bool(secondary) or (confidence < self.complex_threshold and not forced)
 
@@ -240,7 +273,8 @@ class LocalRouter:
                     contributions[label].append((weight * multiplier, feature))
         scale = _TEMPERATURE / math.sqrt(max(known, 1.0))
         logits = {label: scores[label] * scale for label in LABELS}
-        rule_hits = [rule for rule in self._rules if _matches_unnegated(rule.pattern, cleaned)]
+        logits[Category.GENERAL] += _FALLBACK_BIAS
+        rule_hits = self._rule_hits(cleaned)
         for rule in rule_hits:
             logits[rule.label] += rule.weight
             strength[rule.label] += rule.weight
@@ -249,22 +283,31 @@ class LocalRouter:
         }
         return _Evidence(logits=logits, strength=strength, top_features=top_features, rule_hits=rule_hits)
 
+    def _rule_hits(self, cleaned: str) -> list[_Rule]:
+        return [
+            rule
+            for rule in self._rules
+            if any(
+                not _NEGATION_BEFORE.search(cleaned[max(0, match.start() - 40) : match.start()])
+                for match in rule.pattern.finditer(cleaned)
+            )
+        ]
+
     def _priority(self, cleaned: str, category: Category, evidence: _Evidence) -> Priority:
         if self._priority_rules[Priority.URGENT].search(cleaned) and (
-            category is Category.ESCALATION or any(rule.force for rule in evidence.rule_hits)
+            category in (Category.ESCALATION, Category.TECHNICAL) or any(rule.force for rule in evidence.rule_hits)
         ):
             return Priority.URGENT
-        if self._priority_rules[Priority.URGENT].search(cleaned) and category is Category.TECHNICAL:
-            return Priority.URGENT
-        if self._priority_rules[Priority.HIGH].search(cleaned) or category is Category.ESCALATION:
+        if category is Category.ESCALATION or self._priority_rules[Priority.HIGH].search(cleaned):
             return Priority.HIGH
         if category is Category.GENERAL or self._priority_rules[Priority.LOW].search(cleaned):
             return Priority.LOW
         return Priority.MEDIUM
 
 
-def _matches_unnegated(pattern: re.Pattern[str], text: str) -> bool:
-    return any(not _NEGATION_BEFORE.search(text[max(0, m.start() - 40) : m.start()]) for m in pattern.finditer(text))
+def _may_hold_instructions(cleaned: str) -> bool:
+    """Cheap pre-check so the injection patterns only run on texts that could match them."""
+    return ":" in cleaned or "=" in cleaned or any(word in cleaned for word in _INSTRUCTION_WORDS)
 
 
 def _softmax(logits: Mapping[Category, float]) -> dict[Category, float]:
