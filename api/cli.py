@@ -21,6 +21,7 @@ HANDLERS: dict[str, str] = {
     "run": "api.commands:run_all",
     "users create": "api.commands:users_create",
     "audit verify": "api.commands:audit_verify",
+    "db upgrade": "api.commands:db_upgrade",
     "bench": "api.bench.commands:bench",
 }
 
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="check the audit log's hash chain")
     verify.add_argument("--file", default=None, help="audit log file (default: AUDIT_LOG_FILE)")
 
+    db = sub.add_parser("db", help="database tools").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="create or upgrade the schema (Alembic migrations)")
+
     bench = sub.add_parser("bench", help="load-test the desk on loopback")
     bench.add_argument("--scenario", action="append", default=None)
     bench.add_argument("--json", action="store_true")
@@ -77,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _handler_key(args: argparse.Namespace) -> str:
-    for group in ("users", "audit"):
+    for group in ("users", "audit", "db"):
         if args.command == group:
             return f"{group} {getattr(args, f'{group}_command')}"
     return str(args.command)

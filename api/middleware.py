@@ -51,8 +51,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["started"] = True
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                response_headers = list(message.get("headers", []))
+                # Error responses built by api.errors already carry it.
+                if not any(name.lower() == b"x-request-id" for name, _ in response_headers):
+                    response_headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = response_headers
             await send(message)
 
         try:

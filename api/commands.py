@@ -1,0 +1,168 @@
+"""Sub-commands of `support-desk` that belong to the API: serve, run (API + web form), users create,
+audit verify, db upgrade. Each takes the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+import httpx
+
+from crew.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+READY_TIMEOUT_SECONDS = 180.0
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    from api.db import upgrade_database
+
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    _out("database schema is up to date")
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.db import upgrade_database
+
+    settings = get_settings()
+    # Migrate once here, in the parent, so several workers never race on the schema.
+    upgrade_database(settings.database_url)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return False
+            try:
+                if client.get(url).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass  # not listening yet
+            time.sleep(0.25)
+    return False
+
+
+def run_all(args: argparse.Namespace) -> int:
+    """Start the API and the web form as child processes; forward SIGINT/SIGTERM; stop both together."""
+    settings = get_settings()
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    ui_port = args.ui_port or settings.web_port
+    cli = [sys.executable, "-m", "api.cli"]
+    api = subprocess.Popen([*cli, "serve", "--host", host, "--port", str(port)])  # noqa: S603 - our own CLI
+    ui = subprocess.Popen([*cli, "ui", "--port", str(ui_port)])  # noqa: S603
+    children = (api, ui)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if _wait_ready(f"http://{host}:{port}/readyz", api, READY_TIMEOUT_SECONDS):
+            _out(f"API ready:      http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+            _out(f"Web form:       http://localhost:{ui_port}")
+        else:
+            _err("the API did not become ready; see the log above")
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    codes = [child.returncode for child in children]
+    return next((code for code in codes if code not in (0, -signal.SIGTERM, -signal.SIGINT)), 0)
+
+
+def users_create(args: argparse.Namespace) -> int:
+    from api.db import make_engine, make_session_factory, upgrade_database
+    from api.services.accounts import create_account
+    from crew.errors import AppError
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        _err("the password (read from stdin) must be at least 8 characters")
+        return 2
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            account = create_account(session, username=args.username, password=password, role=args.role,
+                                     customer_id=args.customer_id)
+    except AppError as exc:
+        _err(f"not created: {exc.message}")
+        return 1
+    finally:
+        engine.dispose()
+    _out(f"created account {account.username!r} (id {account.id}, role {account.role})")
+    return 0
+
+
+def audit_verify(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.audit import verify_against_database, verify_file
+    from api.db import make_engine, make_session_factory
+
+    settings = settings or get_settings()
+    path = Path(args.file) if args.file else settings.audit_log_file
+    result = verify_file(path)
+    checked_db = False
+    if result.ok:
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine)() as session:
+                result = verify_against_database(result, session)
+                checked_db = True
+        except SQLAlchemyError:
+            logger.warning("database not reachable: checked the file alone", exc_info=True)
+        finally:
+            engine.dispose()
+    if result.ok:
+        suffix = " and matches the database" if checked_db else " (database not checked)"
+        _out(f"OK: {result.entries} entries, chain intact{suffix}")
+        return 0
+    where = f" at line {result.line}" if result.line else ""
+    _err(f"FAILED{where}: {result.problem} ({result.entries} entries verified before it)")
+    return 1
