@@ -32,6 +32,46 @@ EXPECTED_TOP_ARTICLE: list[tuple[str, str]] = [
     ("If I upgrade to premium in the middle of the month, what do I pay?", "KB-008"),
     ("I want to cancel my contract, is there an early termination fee?", "KB-009"),
     ("I want to dispute a charge, the amount is wrong, I was overcharged", "KB-010"),
+    ("I forgot my password and the reset email never came", "KB-011"),
+    ("lost my phone and can't get the 2FA code", "KB-012"),
+    ("where do I find my backup codes for two-step verification", "KB-012"),
+    ("My account is locked after too many login attempts", "KB-013"),
+    ("I can't sign in to my online banking", "KB-013"),
+    ("What are the system requirements for the Mac app?", "KB-014"),
+    ("how do I set up the new router you sent me", "KB-014"),
+    ("The app keeps crashing when I open it on Android", "KB-015"),
+    ("I get an error message 'something went wrong' on checkout page", "KB-015"),
+    ("Your website is super slow and pages take forever to load", "KB-016"),
+    ("No signal on my phone since yesterday, mobile data not working", "KB-017"),
+    ("my phone says SIM not detected", "KB-017"),
+    ("Is the service down? Nothing loads for anyone in our office", "KB-018"),
+    ("Our Zapier integration returns 401 unauthorized errors", "KB-019"),
+    ("We hit the API rate limit 429 what is the limit?", "KB-019"),
+    ("How can I export all my data to CSV?", "KB-020"),
+    ("Please delete my account and all my personal data under GDPR", "KB-021"),
+    ("I moved house, how do I change my address?", "KB-022"),
+    ("how do I change the email address on my account", "KB-022"),
+    ("Where is my order? It was supposed to arrive 3 days ago", "KB-023"),
+    ("tracking number hasn't updated for a week, parcel lost?", "KB-023"),
+    ("I want to return these shoes, wrong size", "KB-024"),
+    ("can I exchange the jacket for a different colour", "KB-024"),
+    ("Is this charger compatible with my laptop? what warranty does it have", "KB-025"),
+    ("stop sending me marketing emails, unsubscribe me from the newsletter", "KB-026"),
+    ("I have a suggestion for a new feature", "KB-027"),
+    ("What are your opening hours? Can I call on Saturday?", "KB-028"),
+    ("I want to speak to a real person, not a bot", "KB-029"),
+    ("I want to make a formal complaint about the terrible service", "KB-030"),
+    ("how long until someone replies to an urgent case", "KB-031"),
+    ("My account was hacked, someone changed my email", "KB-032"),
+    ("There is a transaction on my account I did not make, I think it's fraud", "KB-033"),
+    ("My debit card was stolen, please block it", "KB-034"),
+    ("My lawyer will contact you, I am taking legal action", "KB-035"),
+    ("The charger you sold me started smoking and caught fire", "KB-036"),
+    ("I got a suspicious email pretending to be from you asking for my password", "KB-037"),
+    ("The package arrived damaged and one item is missing", "KB-038"),
+    ("I'd like to downgrade to the basic plan", "KB-008"),
+    ("How do I close my subscription?", "KB-009"),
+    ("my payment failed, what happens to my service", "KB-006"),
 ]
 
 UNRELATED_QUESTIONS = [
@@ -39,6 +79,11 @@ UNRELATED_QUESTIONS = [
     "tell me a joke",
     "Who won the football match yesterday?",
     "What is the meaning of life?",
+    "Can you recommend a good pizza place nearby?",
+    "What's the capital of Australia?",
+    "write me a poem about cats",
+    "How tall is Mount Everest",
+    "asdfghjkl",
     "",
     "   ",
 ]
@@ -47,6 +92,21 @@ UNRELATED_QUESTIONS = [
 @pytest.fixture(scope="module")
 def knowledge_base() -> KnowledgeBase:
     return KnowledgeBase.load()
+
+
+def test_covers_every_category_with_enough_articles(knowledge_base: KnowledgeBase) -> None:
+    per_category = {category: 0 for category in Category}
+    for article in knowledge_base.articles:
+        per_category[article.category] += 1
+
+    assert 30 <= len(knowledge_base) <= 40
+    assert all(count >= 5 for count in per_category.values()), per_category
+
+
+def test_every_article_is_the_top_answer_to_at_least_one_question() -> None:
+    answered = {expected for _, expected in EXPECTED_TOP_ARTICLE}
+
+    assert answered == {article.article_id for article in KnowledgeBase.load().articles}
 
 
 def test_every_article_file_parses_with_unique_id_and_category(knowledge_base: KnowledgeBase) -> None:
