@@ -46,7 +46,12 @@ _TASK = re.compile(r"Current Task:\s*Task:\s*([a-z_]+)")
 _ROUTE = re.compile(r"^\s*Route:\s*([a-z]+)\s*$", flags=re.MULTILINE)
 _EMERGENCY = re.compile(r"^\s*Emergency:\s*(yes|no)\s*$", flags=re.MULTILINE)
 _SPECIALISTS = re.compile(r"^\s*Specialists:\s*([a-z, ]+?)\s*$", flags=re.MULTILINE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# Issues are split at sentence ends and at the joins customers use between two problems.
+_CLAUSE_BREAK = re.compile(r"(?<=[.!?;])\s+|\n+|,?\s+(?:and also|and|but|also|plus|as well as)\s+", flags=re.IGNORECASE)
+# CrewAI's own closing lines after the context (its `task_no_tools` / ReAct `task` prompt slices).
+_CREWAI_TRAILER = re.compile(
+    r"\s*(?:Provide your complete response:|Begin! This is VERY important.*?Thought:)\s*$", re.DOTALL
+)
 _CHARS_PER_TOKEN = 4
 _QUERY_MAX_CHARS = 1000
 
@@ -79,10 +84,13 @@ def _text(content: Any) -> str:
 
 def parse_prompt(messages: str | Sequence[Any]) -> ParsedPrompt:
     """Split CrewAI's messages into instructions and data (see the module docstring for the rules)."""
-    if isinstance(messages, str):
-        messages = [{"role": "user", "content": messages}]
-    user = next((_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
-    tool_outputs = tuple(_text(m.get("content")) for m in messages if m.get("role") == "tool")
+    items: list[dict[str, Any]] = (
+        [{"role": "user", "content": messages}]
+        if isinstance(messages, str)
+        else [m for m in messages if isinstance(m, dict)]
+    )
+    user = next((_text(m.get("content")) for m in items if m.get("role") == "user"), "")
+    tool_outputs = tuple(_text(m.get("content")) for m in items if m.get("role") == "tool")
 
     customer = _CUSTOMER.search(user)
     history = _HISTORY.search(user)
@@ -104,12 +112,10 @@ def parse_prompt(messages: str | Sequence[Any]) -> ParsedPrompt:
         history=history.group(1).strip() if history else "",
         route=_route_or_none(route.group(1)) if route else None,
         emergency=bool(emergency and emergency.group(1) == "yes"),
-        specialists=tuple(
-            r for r in (_route_or_none(name.strip()) for name in specialists.group(1).split(",")) if r
-        )
+        specialists=tuple(r for r in (_route_or_none(name.strip()) for name in specialists.group(1).split(",")) if r)
         if specialists
         else (),
-        context=context.strip(),
+        context=_CREWAI_TRAILER.sub("", context).strip(),
         tool_outputs=tool_outputs,
     )
 
@@ -230,7 +236,7 @@ class LocalLLM(BaseLLM):
 
     def _analyse(self, prompt: ParsedPrompt) -> str:
         wanted = [r for r in prompt.specialists if r is not Route.COMPLEX] or [Route.GENERAL]
-        sentences = [s.strip() for s in _SENTENCE_END.split(prompt.customer_message) if s.strip()]
+        sentences = [s.strip() for s in _CLAUSE_BREAK.split(prompt.customer_message) if s.strip()]
         by_route: dict[Route, list[str]] = {route: [] for route in wanted}
         for sentence in sentences:
             label = self._router.classify(sentence)

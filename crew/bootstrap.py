@@ -1,0 +1,72 @@
+"""Import crewai quietly, offline and without leaving customer text on disk.
+
+CrewAI reads its switches from the environment, some of them at import time, so they must be set before
+the first `import crewai` anywhere in the process. `load_crewai(settings)` is the one entry point:
+
+- telemetry, trace upload and the package-index version check are off (without network the version check
+  blocked the first Flow kickoff for ~24 s and telemetry delayed exit by 11-21 s). `setdefault`, so a
+  deployment can still turn them on deliberately.
+- `CREWAI_STORAGE_DIR` is made absolute. CrewAI joins it under `~/.local/share/`, and an absolute path
+  wins that join, so everything CrewAI writes lands in the directory the settings name.
+- The kickoff-outputs database (`latest_kickoff_task_outputs.db`, which stores every task's inputs and
+  outputs, i.e. the customer's message and our reply) has no off switch in CrewAI 1.15. `PrivateCrew`
+  (see `crew.crews`) replaces its storage handler with `NullTaskOutputStorage`, so the file is never
+  created. That handler only serves `crewai replay`, which the desk does not offer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+from typing import Any
+
+from crew.settings import Settings
+
+OFFLINE_SWITCHES: dict[str, str] = {
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "OTEL_SDK_DISABLED": "true",
+    "CREWAI_TRACING_ENABLED": "false",
+    "CREWAI_DISABLE_VERSION_CHECK": "true",
+    # Older spelling still read by parts of crewai's telemetry code.
+    "CREWAI_DISABLE_TRACKING": "true",
+}
+
+
+def configure_environment(settings: Settings) -> None:
+    """Set CrewAI's environment switches. Safe to call repeatedly; cheap; does not import crewai."""
+    for name, value in OFFLINE_SWITCHES.items():
+        os.environ.setdefault(name, value)
+    # Overwrite rather than setdefault: it is our own setting (same variable name), only made absolute.
+    storage_dir = settings.crewai_storage_dir.expanduser().resolve()
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["CREWAI_STORAGE_DIR"] = str(storage_dir)
+
+
+def load_crewai(settings: Settings) -> ModuleType:
+    """Configure the environment, then import and return the `crewai` package (~5 s the first time)."""
+    configure_environment(settings)
+    return importlib.import_module("crewai")
+
+
+class NullTaskOutputStorage:
+    """Stands in for CrewAI's `TaskOutputStorageHandler`: keeps nothing, so no customer text hits disk."""
+
+    def update(self, task_index: int, log: dict[str, Any]) -> None:
+        del task_index, log
+
+    def add(
+        self,
+        task: Any,
+        output: dict[str, Any],
+        task_index: int,
+        inputs: dict[str, Any] | None = None,
+        was_replayed: bool = False,
+    ) -> None:
+        del task, output, task_index, inputs, was_replayed
+
+    def reset(self) -> None:
+        return None
+
+    def load(self) -> list[dict[str, Any]] | None:
+        return None

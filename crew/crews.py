@@ -1,0 +1,269 @@
+"""The crews of the support desk, as small `@CrewBase` classes over `config/agents.yaml` and `tasks.yaml`.
+
+- `ClassifierCrew`: one agent, one task (`classify_request`, `output_pydantic=Classification`).
+- `SpecialistCrew`: the one specialist of a route, one task, with the knowledge-base tool.
+- `ComplexCrew`: sequential issue analyst -> the specialists needed -> reviewer.
+
+Import this module only after `crew.bootstrap.load_crewai(settings)` (CrewAI reads its switches at import).
+
+A CrewAI `Crew`, its `Agent`s and `Task`s hold per-kickoff state (interpolated descriptions, task outputs,
+the agent's executor), so one instance must never run two kickoffs at once. These classes are therefore
+built per request; the expensive parts (YAML, models, tool, knowledge base) are loaded once in
+`CrewParts` and shared, which keeps a build well under a millisecond-scale share of a kickoff (see
+`crew/benchmark.py`).
+
+Prompt conventions shared with `crew.local_model.llm` (the local model parses them):
+- customer text stands between `<customer_message>` and `</customer_message>`; earlier messages of the
+  case between `<history>` and `</history>`; `fence()` removes any copy of these markers from the text
+  first, so customer text can never close its fence early;
+- each task description begins with `Task: <name>`, answer tasks also carry `Route:` and `Emergency:`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from crewai import Agent, BaseLLM, Crew, CrewOutput, Process, Task
+from crewai.project import CrewBase, agent, crew, task
+from crewai.tools import BaseTool
+from pydantic import BaseModel, Field, PrivateAttr
+
+from crew.bootstrap import NullTaskOutputStorage
+from crew.models import Category, Classification, Route
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+CUSTOMER_TAG = "customer_message"
+HISTORY_TAG = "history"
+SPECIALIST_ROUTES: tuple[Route, ...] = (Route.BILLING, Route.TECHNICAL, Route.ESCALATION, Route.GENERAL)
+# Any opening or closing form of our fences, including spaced or attribute-carrying variants.
+_FENCE_MARKER = re.compile(rf"<\s*/?\s*(?:{CUSTOMER_TAG}|{HISTORY_TAG})\b[^>]*>", flags=re.IGNORECASE)
+# CrewAI fills placeholders with sequential str.replace, so a `{message}` inside one input would be
+# expanded by the next; customer text keeps its braces but never one of our placeholder names.
+_PLACEHOLDER = re.compile(r"\{(message|history|route|emergency|specialists)\}")
+_AGENT_OPTIONS: dict[str, Any] = {
+    "verbose": False,
+    "allow_delegation": False,
+    # CrewAI's tool cache lives on the agent and grows with every distinct query; the search is cheap.
+    "cache": False,
+    # A specialist needs one search and one answer; a stuck model must not loop on a paid API.
+    "max_iter": 4,
+    "respect_context_window": True,
+}
+
+
+def fence(text: str) -> str:
+    """Customer text made safe to stand between our markers: marker look-alikes are defused."""
+    defused = _FENCE_MARKER.sub(lambda match: match.group(0).replace("<", "(").replace(">", ")"), text)
+    return _PLACEHOLDER.sub(r"(\1)", defused)
+
+
+def kickoff(crew_: Crew, inputs: dict[str, Any]) -> CrewOutput:
+    """`crew.kickoff` narrowed to the non-streaming result our crews produce."""
+    output = crew_.kickoff(inputs=inputs)
+    if not isinstance(output, CrewOutput):
+        raise TypeError("a support crew must not stream")
+    return output
+
+
+class IssueItem(BaseModel):
+    category: Category
+    summary: str = Field(description="One line: what the customer needs for this issue")
+    query: str = Field(description="A short knowledge base search query for this issue")
+
+
+class IssueAnalysis(BaseModel):
+    """What the issue analyst returns (its `output_pydantic`): one item per specialist needed."""
+
+    issues: list[IssueItem] = Field(min_length=1)
+
+
+class PrivateCrew(Crew):
+    """A `Crew` that never writes `latest_kickoff_task_outputs.db` (customer text) to disk.
+
+    CrewAI 1.15 has no switch for this store; its handler is a private attribute, so we replace it with
+    one that keeps nothing. Replay (`crewai replay`) is the only feature that reads it.
+    """
+
+    _task_output_handler: Any = PrivateAttr(default_factory=NullTaskOutputStorage)
+
+
+@dataclass(frozen=True)
+class CrewParts:
+    """What every crew build shares: prompt configs, models and the knowledge-base tool. Built once."""
+
+    agents_config: dict[str, Any]
+    tasks_config: dict[str, Any]
+    classifier_llm: BaseLLM
+    specialist_llm: BaseLLM
+    kb_tool: BaseTool
+
+    @classmethod
+    def load(cls, *, classifier_llm: BaseLLM, specialist_llm: BaseLLM, kb_tool: BaseTool) -> CrewParts:
+        return cls(
+            agents_config=_read_yaml(CONFIG_DIR / "agents.yaml"),
+            tasks_config=_read_yaml(CONFIG_DIR / "tasks.yaml"),
+            classifier_llm=classifier_llm,
+            specialist_llm=specialist_llm,
+            kb_tool=kb_tool,
+        )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} must hold a mapping")
+    return content
+
+
+class _PartsCrewBase:
+    """Shared plumbing: configs come from `CrewParts` (parsed once), not from YAML on every build."""
+
+    # The agents and tasks (keys of agents.yaml / tasks.yaml) this crew class uses.
+    agent_names: tuple[str, ...] = ()
+    task_names: tuple[str, ...] = ()
+    agents_config: Any
+    tasks_config: Any
+    agents: list[Any]
+    tasks: list[Any]
+
+    def __init__(self, parts: CrewParts) -> None:
+        self.parts = parts
+        # CrewBase injects its own `load_configurations` into the class (re-reading both YAML files on every
+        # build, ~ms) and then resolves *every* task's `agent:` against this class's @agent methods. An
+        # instance attribute wins over the injected method: use the YAML parsed once, only our entries.
+        setattr(self, "load_configurations", self._load_shared_configurations)  # noqa: B010
+
+    def _load_shared_configurations(self) -> None:
+        # CrewBase then replaces agent names in the task configs by agent objects *in place*, so every
+        # instance gets its own shallow copies of the shared entries.
+        self.agents_config = {name: dict(self.parts.agents_config[name]) for name in self.agent_names}
+        self.tasks_config = {name: dict(self.parts.tasks_config[name]) for name in self.task_names}
+
+    def _agent(self, name: str, llm: BaseLLM, tools: Sequence[BaseTool] = ()) -> Agent:
+        return Agent(config=self.agents_config[name], llm=llm, tools=list(tools), **_AGENT_OPTIONS)
+
+    def _task(self, name: str, **options: Any) -> Task:
+        return Task(config=self.tasks_config[name], **options)
+
+    def _private_crew(self, tasks: Sequence[Task]) -> Crew:
+        agents = list({id(item.agent): item.agent for item in tasks if item.agent is not None}.values())
+        return PrivateCrew(
+            agents=agents,
+            tasks=list(tasks),
+            process=Process.sequential,
+            verbose=False,
+            memory=False,
+            cache=False,
+            planning=False,
+        )
+
+
+class _Specialists(_PartsCrewBase):
+    """The four specialist agents; each gets the knowledge-base tool and the specialist model."""
+
+    @agent
+    def billing_specialist(self) -> Agent:
+        return self._agent("billing_specialist", self.parts.specialist_llm, [self.parts.kb_tool])
+
+    @agent
+    def technical_specialist(self) -> Agent:
+        return self._agent("technical_specialist", self.parts.specialist_llm, [self.parts.kb_tool])
+
+    @agent
+    def escalation_specialist(self) -> Agent:
+        return self._agent("escalation_specialist", self.parts.specialist_llm, [self.parts.kb_tool])
+
+    @agent
+    def general_support(self) -> Agent:
+        return self._agent("general_support", self.parts.specialist_llm, [self.parts.kb_tool])
+
+    def answer_task(self, route: Route, **options: Any) -> Task:
+        return self._task(f"answer_{route.value}", **options)
+
+
+_SPECIALIST_AGENTS = ("billing_specialist", "technical_specialist", "escalation_specialist", "general_support")
+_ANSWER_TASKS = tuple(f"answer_{route.value}" for route in SPECIALIST_ROUTES)
+
+
+@CrewBase
+class ClassifierCrew(_PartsCrewBase):
+    """Classifies one message: category, priority, confidence, complexity."""
+
+    agent_names = ("classifier",)
+    task_names = ("classify_request",)
+
+    @agent
+    def classifier(self) -> Agent:
+        return self._agent("classifier", self.parts.classifier_llm)
+
+    @task
+    def classify_request(self) -> Task:
+        return self._task("classify_request", output_pydantic=Classification)
+
+    @crew
+    def crew(self) -> Crew:
+        return self._private_crew(self.tasks)
+
+
+@CrewBase
+class SpecialistCrew(_Specialists):
+    """The specialist of one route answers from the knowledge base (one task, one search, one answer)."""
+
+    agent_names = _SPECIALIST_AGENTS
+    task_names = _ANSWER_TASKS
+
+    def __init__(self, parts: CrewParts, route: Route) -> None:
+        if route not in SPECIALIST_ROUTES:
+            raise ValueError(f"no specialist for route {route}")
+        # Not super(): @CrewBase rebuilds the class, so the zero-argument form points at a stale class.
+        _PartsCrewBase.__init__(self, parts)
+        self.route = route
+
+    @task
+    def answer(self) -> Task:
+        return self.answer_task(self.route)
+
+    @crew
+    def crew(self) -> Crew:
+        return self._private_crew(self.tasks)
+
+
+@CrewBase
+class ComplexCrew(_Specialists):
+    """Several issues: the analyst splits them, each needed specialist answers its part, a reviewer merges."""
+
+    agent_names = ("issue_analyst", "reviewer", *_SPECIALIST_AGENTS)
+    task_names = ("analyse_issues", "write_final_reply", *_ANSWER_TASKS)
+
+    def __init__(self, parts: CrewParts, routes: Sequence[Route]) -> None:
+        _PartsCrewBase.__init__(self, parts)  # not super(): see SpecialistCrew
+        self.routes = [route for route in SPECIALIST_ROUTES if route in routes] or [Route.GENERAL]
+
+    @agent
+    def issue_analyst(self) -> Agent:
+        return self._agent("issue_analyst", self.parts.specialist_llm)
+
+    @agent
+    def reviewer(self) -> Agent:
+        return self._agent("reviewer", self.parts.specialist_llm)
+
+    @task
+    def analyse_issues(self) -> Task:
+        return self._task("analyse_issues", output_pydantic=IssueAnalysis)
+
+    @task
+    def write_final_reply(self) -> Task:
+        return self._task("write_final_reply")
+
+    @crew
+    def crew(self) -> Crew:
+        analysis, final = self.tasks  # the @task methods above, in definition order
+        answers = [self.answer_task(route, context=[analysis]) for route in self.routes]
+        # The reviewer sees the analysis first, then each specialist's answer, in route order.
+        final.context = [analysis, *answers]
+        return self._private_crew([analysis, *answers, final])

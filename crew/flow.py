@@ -1,0 +1,111 @@
+"""The support flow: classify, pick a route, run one specialist crew or the complex crew.
+
+    classify ──@router──> "billing" | "technical" | "escalation" | "general" ──> answer_single (one crew)
+                      └─> "complex" ─────────────────────────────────────────> answer_complex
+
+A caller may force a route (the classification still runs and is recorded); `emergency=True` forces
+escalation. One `SupportFlow` per request: a Flow holds its run's state. The crews it builds share the
+process-wide `CrewParts`. Import only after `crew.bootstrap.load_crewai(settings)`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from crewai.flow.flow import Flow, FlowState, listen, or_, router, start
+from pydantic import Field, PrivateAttr
+
+from crew.crews import SPECIALIST_ROUTES, ClassifierCrew, ComplexCrew, CrewParts, SpecialistCrew, kickoff
+from crew.models import Classification, Route
+
+
+class SupportState(FlowState):
+    """Everything one request carries through the flow. Text fields are already fenced by the caller."""
+
+    message: str = ""
+    history: str = ""
+    forced_route: Route = Route.AUTO
+    emergency: bool = False
+    classification: Classification | None = None
+    route: Route | None = None
+    complex_routes: list[Route] = Field(default_factory=list)
+    reply: str = ""
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+
+
+def choose_route(classification: Classification, forced: Route, emergency: bool) -> Route:
+    """The route a request takes: emergency first, then a caller's forced route, then the classifier's."""
+    if emergency:
+        return Route.ESCALATION
+    if forced is not Route.AUTO:
+        return forced
+    return classification.route()
+
+
+def complex_routes(classification: Classification) -> list[Route]:
+    """The specialists a complex request needs: the main category plus the secondary ones, in fixed order."""
+    wanted = {Route(classification.category.value), *(Route(c.value) for c in classification.secondary_categories)}
+    return [route for route in SPECIALIST_ROUTES if route in wanted]
+
+
+class SupportFlow(Flow[SupportState]):
+    """One request's run. `suppress_flow_events` keeps the console quiet; no memory, no persistence."""
+
+    # Flows otherwise create a LanceDB memory with the OpenAI embedder on construction.
+    _skip_auto_memory: bool = True
+    _parts: CrewParts = PrivateAttr()
+
+    def __init__(self, parts: CrewParts, **kwargs: Any) -> None:
+        kwargs.setdefault("suppress_flow_events", True)
+        kwargs.setdefault("tracing", False)
+        super().__init__(**kwargs)
+        self._parts = parts
+
+    def _inputs(self) -> dict[str, str]:
+        return {
+            "message": self.state.message,
+            "history": self.state.history,
+            "emergency": "yes" if self.state.emergency else "no",
+        }
+
+    @start()
+    def classify(self) -> Classification:
+        started = time.perf_counter()
+        output = kickoff(ClassifierCrew(self._parts).crew(), {"message": self.state.message})
+        classification = output.pydantic
+        if not isinstance(classification, Classification):
+            raise ValueError("the classifier returned no Classification")
+        self.state.classification = classification
+        self.state.stage_seconds["classify"] = time.perf_counter() - started
+        return classification
+
+    @router(classify)
+    def route_request(self) -> str:
+        assert self.state.classification is not None  # set by classify, which always runs first
+        route = choose_route(self.state.classification, self.state.forced_route, self.state.emergency)
+        self.state.route = route
+        return route.value
+
+    @listen(or_(*(route.value for route in SPECIALIST_ROUTES)))
+    def answer_single(self) -> str:
+        assert self.state.route is not None
+        started = time.perf_counter()
+        crew = SpecialistCrew(self._parts, self.state.route).crew()
+        output = kickoff(crew, {**self._inputs(), "route": self.state.route.value})
+        self.state.reply = output.raw
+        self.state.stage_seconds["answer"] = time.perf_counter() - started
+        return self.state.reply
+
+    @listen(Route.COMPLEX.value)
+    def answer_complex(self) -> str:
+        assert self.state.classification is not None
+        started = time.perf_counter()
+        routes = complex_routes(self.state.classification)
+        self.state.complex_routes = routes
+        crew = ComplexCrew(self._parts, routes).crew()
+        specialists = ", ".join(route.value for route in routes)
+        output = kickoff(crew, {**self._inputs(), "specialists": specialists})
+        self.state.reply = output.raw
+        self.state.stage_seconds["answer"] = time.perf_counter() - started
+        return self.state.reply

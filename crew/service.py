@@ -1,0 +1,271 @@
+"""`SupportDesk`: the crew behind the API and the CLI (implements `crew.models.SupportCrew`).
+
+Build it once per process with `SupportDesk.from_settings(settings)` (imports crewai, ~5 s), then call
+`classify` / `handle` from any number of threads: each request builds its own Flow and crews (CrewAI
+objects keep per-run state) over shared, read-only parts (models, prompts, knowledge base).
+
+Accounting is per request, from CrewAI's events: a `RequestMeter` sits in a context variable while the
+request runs; CrewAI copies the context into its event-handler threads, so each LLM-call and tool event
+lands in the meter of the request that caused it (a model's own counters are lifetime totals shared by
+every agent and request, so they are not used).
+
+Failure policy: if a hosted model fails (timeout, 429, 5xx, output that does not validate after CrewAI's
+retries), the request is answered again with the local model and marked `degraded` with a short reason;
+if that fails too, `CrewFailed` is raised.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crew.bootstrap import load_crewai
+from crew.errors import CrewFailed
+from crew.models import Citation, Classification, Route, SupportResult, ThreadMessage, TokenUsage
+from crew.settings import Settings
+
+if TYPE_CHECKING:
+    from crew.crews import CrewParts
+    from crew.flow import SupportState
+    from crew.llm_factory import ModelSet
+    from crew.local_model.router import LocalRouter
+
+logger = logging.getLogger(__name__)
+
+# Older messages of a long case add little and cost tokens on a hosted model.
+HISTORY_MAX_MESSAGES = 10
+
+
+@dataclass
+class RequestMeter:
+    """What one request used. Written from CrewAI's event threads, hence the lock."""
+
+    local_model_name: str
+    model_calls: int = 0
+    hosted_model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tool_outputs: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record_llm_call(self, model: str | None, usage: Mapping[str, Any] | None) -> None:
+        with self._lock:
+            self.model_calls += 1
+            if model != self.local_model_name:
+                self.hosted_model_calls += 1
+            if usage:
+                self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+                self.completion_tokens += int(usage.get("completion_tokens") or 0)
+
+    def record_tool_output(self, output: Any) -> None:
+        with self._lock:
+            self.tool_outputs.append(output if isinstance(output, str) else str(output))
+
+    def forget_tool_outputs(self) -> None:
+        """Drop what a failed attempt retrieved, so its articles are not cited by the retry."""
+        with self._lock:
+            self.tool_outputs.clear()
+
+    def token_usage(self) -> TokenUsage:
+        with self._lock:
+            return TokenUsage(
+                prompt_tokens=self.prompt_tokens,
+                completion_tokens=self.completion_tokens,
+                total_tokens=self.prompt_tokens + self.completion_tokens,
+            )
+
+
+def degraded_reason(exc: BaseException) -> str:
+    """A short, fixed reason for a hosted-model failure (never the provider's message: it may hold data)."""
+    for candidate in _error_chain(exc):
+        response = getattr(candidate, "response", None)
+        status = getattr(candidate, "status_code", None) or getattr(response, "status_code", None)
+        name = type(candidate).__name__.lower()
+        if "timeout" in name or isinstance(candidate, TimeoutError):
+            return "hosted model timed out"
+        if status == 429 or "ratelimit" in name:
+            return "hosted model rate limited"
+        if isinstance(status, int) and status >= 500:
+            return "hosted model server error"
+        if "connection" in name:
+            return "hosted model unreachable"
+    return "hosted model returned an unusable answer"
+
+
+def _error_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def format_history(history: Sequence[ThreadMessage], context: Mapping[str, Any] | None) -> str:
+    """Earlier messages (and any case details) as plain lines, for the `<history>` fence."""
+    lines = [f"{item.author}: {item.text}" for item in list(history)[-HISTORY_MAX_MESSAGES:]]
+    if context:
+        lines.append("case details: " + json.dumps(context, sort_keys=True, default=str))
+    return "\n".join(lines)
+
+
+class SupportDesk:
+    """The crew, built once per process. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        router: LocalRouter,
+        models: ModelSet,
+        parts: CrewParts,
+        local_parts: CrewParts,
+    ) -> None:
+        self.settings = settings
+        self.router = router
+        self.models = models
+        self.parts = parts
+        self.local_parts = local_parts
+        self._meter: contextvars.ContextVar[RequestMeter | None] = contextvars.ContextVar(
+            f"support_desk_meter_{id(self)}", default=None
+        )
+        self._subscribe_to_events()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SupportDesk:
+        load_crewai(settings)
+        # Imported only now: these modules import crewai, which must see the switches set above.
+        from crew.crews import CrewParts
+        from crew.knowledge_base import KnowledgeBase
+        from crew.llm_factory import build_models
+        from crew.local_model.router import LocalRouter
+        from crew.tools import KnowledgeBaseSearchTool
+
+        router = LocalRouter(settings.complex_confidence_threshold)
+        models = build_models(settings, router)
+        kb_tool = KnowledgeBaseSearchTool(knowledge_base=KnowledgeBase.load())
+        parts = CrewParts.load(classifier_llm=models.classifier, specialist_llm=models.specialist, kb_tool=kb_tool)
+        local_parts = (
+            CrewParts.load(classifier_llm=models.local, specialist_llm=models.local, kb_tool=kb_tool)
+            if models.uses_hosted
+            else parts
+        )
+        return cls(settings=settings, router=router, models=models, parts=parts, local_parts=local_parts)
+
+    # --- SupportCrew -----------------------------------------------------------------------------------
+    def classify(self, message: str) -> Classification:
+        """The classification alone. The local router is called directly (same answer, no crew overhead)."""
+        if self.models.classifier is self.models.local:
+            return self.router.classify(message)
+        from crew.crews import ClassifierCrew, fence, kickoff
+
+        try:
+            output = kickoff(ClassifierCrew(self.parts).crew(), {"message": fence(message)})
+        except Exception as exc:
+            logger.warning("hosted classifier failed (%s); using the local router", degraded_reason(exc), exc_info=exc)
+            return self.router.classify(message)
+        if isinstance(output.pydantic, Classification):
+            return output.pydantic
+        return self.router.classify(message)
+
+    def handle(
+        self,
+        message: str,
+        *,
+        route: Route = Route.AUTO,
+        emergency: bool = False,
+        history: Sequence[ThreadMessage] = (),
+        context: Mapping[str, Any] | None = None,
+    ) -> SupportResult:
+        from crew.crews import fence
+
+        started = time.perf_counter()
+        inputs = {
+            "message": fence(message),
+            "history": fence(format_history(history, context)),
+            "forced_route": Route(route).value,
+            "emergency": emergency,
+        }
+        meter = RequestMeter(local_model_name=self.models.local.model)
+        degraded, reason = False, None
+        with self._metering(meter):
+            try:
+                state = self._run(self.parts, inputs)
+            except Exception as exc:
+                if self.parts is self.local_parts:
+                    raise CrewFailed() from exc
+                reason = degraded_reason(exc)
+                logger.warning("hosted model failed (%s); answering with the local model", reason, exc_info=exc)
+                meter.forget_tool_outputs()
+                degraded = True
+                try:
+                    state = self._run(self.local_parts, inputs)
+                except Exception as local_exc:
+                    raise CrewFailed() from local_exc
+        return self._result(state, meter, started, degraded, reason)
+
+    # --- internals ---------------------------------------------------------------------------------------
+    def _run(self, parts: CrewParts, inputs: dict[str, Any]) -> SupportState:
+        from crew.flow import SupportFlow
+
+        flow = SupportFlow(parts)
+        flow.kickoff(inputs=inputs)
+        state = flow.state
+        if state.classification is None or state.route is None or not state.reply.strip():
+            raise ValueError("the flow finished without a classification, route and reply")
+        return state
+
+    def _result(
+        self, state: SupportState, meter: RequestMeter, started: float, degraded: bool, reason: str | None
+    ) -> SupportResult:
+        from crew.tools import find_cited_ids, parse_tool_output
+
+        assert state.classification is not None and state.route is not None  # checked in _run
+        retrieved = {c.article_id: c for output in meter.tool_outputs for c in parse_tool_output(output)}
+        # Only articles the reply cites *and* the tool returned in this request: a model cannot invent one.
+        citations: list[Citation] = [retrieved[i] for i in find_cited_ids(state.reply) if i in retrieved]
+        stage_seconds = {name: round(value, 6) for name, value in state.stage_seconds.items()}
+        stage_seconds["total"] = round(time.perf_counter() - started, 6)
+        return SupportResult(
+            reply=state.reply.strip(),
+            agent_type=state.route,
+            classification=state.classification,
+            citations=citations,
+            model_calls=meter.model_calls,
+            hosted_model_calls=meter.hosted_model_calls,
+            token_usage=meter.token_usage(),
+            stage_seconds=stage_seconds,
+            degraded=degraded,
+            degraded_reason=reason,
+        )
+
+    @contextmanager
+    def _metering(self, meter: RequestMeter) -> Iterator[None]:
+        token = self._meter.set(meter)
+        try:
+            yield
+        finally:
+            self._meter.reset(token)
+
+    def _subscribe_to_events(self) -> None:
+        from crewai.events import LLMCallCompletedEvent, ToolUsageFinishedEvent, crewai_event_bus
+
+        def on_llm_completed(source: Any, event: LLMCallCompletedEvent) -> None:
+            meter = self._meter.get()
+            if meter is not None:
+                meter.record_llm_call(event.model, event.usage)
+
+        def on_tool_finished(source: Any, event: ToolUsageFinishedEvent) -> None:
+            meter = self._meter.get()
+            if meter is not None:
+                meter.record_tool_output(event.output)
+
+        crewai_event_bus.on(LLMCallCompletedEvent)(on_llm_completed)
+        crewai_event_bus.on(ToolUsageFinishedEvent)(on_tool_finished)
