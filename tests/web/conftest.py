@@ -1,0 +1,31 @@
+"""Fixtures for the web interface tests: a fake API injected where the pages get their client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crew.settings import Settings
+from tests.web.fakes import FakeSupportApi
+from web_interface import session
+
+WEB = Path(__file__).resolve().parents[2] / "web_interface"
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSupportApi]:
+    fake = FakeSupportApi()
+    monkeypatch.setattr(session, "build_client", lambda: fake)
+    session.api.clear()
+    yield fake
+    session.api.clear()
+
+
+@pytest.fixture
+def web_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The app's settings for a test; change fields on the returned object to configure the pages."""
+    config = Settings(_env_file=None, app_env="development", max_message_length=500)  # type: ignore[call-arg]
+    monkeypatch.setattr(session, "settings", lambda: config)
+    return config

@@ -1,0 +1,103 @@
+"""Pieces of page that more than one page draws: the answer card, a case thread, labels and ages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from web_interface.api_client import CaseDetail, SupportAnswer
+
+AGENT_LABELS = {
+    "billing": "Billing specialist",
+    "technical": "Technical specialist",
+    "escalation": "Escalation team",
+    "general": "General support",
+    "complex": "Several specialists",
+}
+PRIORITY_ICONS = {"urgent": "🔴", "high": "🟠", "medium": "🟡", "low": "🟢"}
+# Thread authors -> the avatar Streamlit's chat messages understand ("user"/"assistant") or an icon.
+AUTHOR_AVATARS = {"customer": "user", "agent": "assistant", "ai": "assistant", "staff": ":material/support_agent:"}
+
+
+def label(value: str | None) -> str:
+    return (value or "unknown").replace("_", " ").capitalize()
+
+
+def priority_label(priority: str | None) -> str:
+    return f"{PRIORITY_ICONS.get(priority or '', '⚪')} {label(priority)}"
+
+
+def age(seconds: float | None = None, since: datetime | None = None) -> str:
+    """A short human age: '45 s', '12 min', '3 h 5 min', '2 d'."""
+    if seconds is None:
+        if since is None:
+            return "—"
+        start = since if since.tzinfo else since.replace(tzinfo=UTC)
+        seconds = (datetime.now(UTC) - start).total_seconds()
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d"
+
+
+def answer_card(answer: SupportAnswer) -> None:
+    with st.container(border=True):
+        st.subheader("Our answer")
+        if answer.escalated:
+            st.info(
+                "A person from our support team has been alerted and will contact you about this case. "
+                "Keep the case ID below to follow it up.",
+                icon=":material/support_agent:",
+            )
+        if answer.degraded:
+            st.warning(
+                "This answer was produced in a reduced mode and may be less complete than usual. "
+                "Reply on the case if it does not solve your problem.",
+                icon=":material/warning:",
+            )
+        st.markdown(answer.response)
+        agent_col, priority_col, status_col = st.columns(3)
+        agent_col.metric("Answered by", AGENT_LABELS.get(answer.agent_type, label(answer.agent_type)))
+        priority_col.metric("Priority", priority_label(answer.priority))
+        status_col.metric("Status", label(answer.status))
+        st.caption("Case ID (use the copy button to keep it)")
+        st.code(answer.case_id, language=None)
+        if answer.citations:
+            st.caption("Help articles used for this answer")
+            for citation in answer.citations:
+                with st.expander(citation.title, icon=":material/article:"):
+                    if citation.excerpt:
+                        st.write(citation.excerpt)
+                    if citation.url:
+                        st.markdown(f"[Open the article]({citation.url})")
+                    if citation.article_id:
+                        st.caption(f"Article {citation.article_id}")
+
+
+def case_header(case: CaseDetail) -> None:
+    emergency = " · 🚨 emergency" if case.emergency else ""
+    st.markdown(f"**Case `{case.case_id}`** · {label(case.status)} · {priority_label(case.priority)}{emergency}")
+    details = [
+        f"customer {case.customer_id}" if case.customer_id else "",
+        label(case.category) if case.category else "",
+    ]
+    if case.created_at:
+        details.append(f"opened {age(since=case.created_at)} ago")
+    st.caption(" · ".join(part for part in details if part))
+
+
+def case_thread(case: CaseDetail) -> None:
+    if not case.messages:
+        st.caption("No messages on this case yet.")
+    for message in case.messages:
+        author = message.author.lower()
+        with st.chat_message(author, avatar=AUTHOR_AVATARS.get(author, ":material/person:")):
+            who = message.author_name or label(author)
+            when = f" · {message.created_at:%Y-%m-%d %H:%M}" if message.created_at else ""
+            st.caption(f"{who}{when}")
+            st.markdown(message.text)
