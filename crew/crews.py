@@ -148,7 +148,7 @@ class _PartsCrewBase:
         return Agent(config=self.agents_config[name], llm=llm, tools=list(tools), **_AGENT_OPTIONS)
 
     def _task(self, name: str, **options: Any) -> Task:
-        return Task(config=self.tasks_config[name], **options)
+        return Task(config=self.tasks_config[name], name=name, **options)
 
     def _private_crew(self, tasks: Sequence[Task]) -> Crew:
         agents = list({id(item.agent): item.agent for item in tasks if item.agent is not None}.values())

@@ -44,8 +44,11 @@ def is_local(llm: BaseLLM) -> bool:
     return isinstance(llm, LocalLLM)
 
 
-def build_hosted_llm(model: str, settings: Settings) -> LLM:
-    """A CrewAI `LLM` for a hosted model name like `openai/gpt-4o-mini` (no network until first call)."""
+def build_hosted_llm(model: str, settings: Settings) -> BaseLLM:
+    """A CrewAI model for a hosted name like `openai/gpt-4o-mini` (no network until the first call).
+
+    `crewai.LLM(...)` returns the provider's native client class (e.g. `OpenAICompatibleCompletion`).
+    """
     api_key = settings.support_llm_api_key.get_secret_value() or None
     base_url = settings.support_llm_base_url or None
     if base_url and not api_key:

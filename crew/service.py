@@ -83,20 +83,28 @@ class RequestMeter:
 
 
 def degraded_reason(exc: BaseException) -> str:
-    """A short, fixed reason for a hosted-model failure (never the provider's message: it may hold data)."""
-    for candidate in _error_chain(exc):
-        response = getattr(candidate, "response", None)
-        status = getattr(candidate, "status_code", None) or getattr(response, "status_code", None)
-        name = type(candidate).__name__.lower()
-        if "timeout" in name or isinstance(candidate, TimeoutError):
-            return "hosted model timed out"
-        if status == 429 or "ratelimit" in name:
-            return "hosted model rate limited"
-        if isinstance(status, int) and status >= 500:
-            return "hosted model server error"
-        if "connection" in name:
-            return "hosted model unreachable"
+    """A short, fixed reason for a hosted-model failure (never the provider's message: it may hold data).
+
+    The whole cause chain is read: CrewAI wraps the SDK's errors (a timeout arrives as a `ConnectionError`
+    "Failed to connect to OpenAI API" whose cause is the SDK's `APITimeoutError`).
+    """
+    chain = list(_error_chain(exc))
+    names = [type(item).__name__.lower() for item in chain]
+    statuses = [_status_code(item) for item in chain]
+    if any("timeout" in name for name in names) or any(isinstance(item, TimeoutError) for item in chain):
+        return "hosted model timed out"
+    if 429 in statuses or any("ratelimit" in name for name in names):
+        return "hosted model rate limited"
+    if any(status is not None and status >= 500 for status in statuses):
+        return "hosted model server error"
+    if any("connection" in name for name in names):
+        return "hosted model unreachable"
     return "hosted model returned an unusable answer"
+
+
+def _status_code(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 def _error_chain(exc: BaseException) -> Iterator[BaseException]:

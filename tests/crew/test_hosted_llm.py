@@ -1,0 +1,208 @@
+"""The hosted-model path against a small fake OpenAI-compatible server on 127.0.0.1.
+
+The server answers `POST /v1/chat/completions` like OpenAI: with a tool call when the request offers
+tools and holds no tool result yet, then with a reply citing the first article the tool returned. Its
+`mode` switches it to failing (500, 429, garbage, too slow) so the desk's fallback can be checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crew.models import Route
+from tests.crew.conftest import desk_settings
+
+pytestmark = pytest.mark.slow
+
+HOSTED_MARKER = "Answer from the hosted model."
+SLOW_SECONDS = 3.0
+
+
+class FakeOpenAI(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.mode = "ok"
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeOpenAI
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        with self.server.lock:
+            self.server.requests.append(body)
+        mode = self.server.mode
+        if mode == "500":
+            return self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+        if mode == "429":
+            return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"retry-after": "0"})
+        if mode == "garbage":
+            return self._send_raw(200, b"<html>not json</html>")
+        if mode == "slow":
+            time.sleep(SLOW_SECONDS)
+        return self._send(200, _completion(body))
+
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send_raw(status, json.dumps(payload).encode(), headers)
+
+    def _send_raw(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client gave up (timeout test)
+
+
+def _completion(body: dict[str, Any]) -> dict[str, Any]:
+    messages = body.get("messages", [])
+    tool_results = [m.get("content") or "" for m in messages if m.get("role") == "tool"]
+    message: dict[str, Any]
+    if body.get("tools") and not tool_results:
+        arguments = json.dumps({"query": "charged twice duplicate charge"})
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "search_knowledge_base", "arguments": arguments},
+        }
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        finish = "tool_calls"
+    else:
+        found = re.search(r"\[(KB-\d{3})\]", "\n".join(tool_results))
+        cite = f" See [{found.group(1)}]." if found else ""
+        message = {"role": "assistant", "content": f"{HOSTED_MARKER}{cite}"}
+        finish = "stop"
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+    }
+
+
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def hosted_desk(fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from crew.service import SupportDesk
+
+    settings = desk_settings(
+        tmp_path_factory.mktemp("hosted-storage"),
+        support_llm_model="openai/fake-support-model",
+        support_llm_base_url=fake_openai.base_url,
+        support_llm_api_key="test-key",
+        support_llm_timeout_seconds=1.0,
+        support_llm_max_retries=0,
+    )
+    return SupportDesk.from_settings(settings)
+
+
+@pytest.fixture
+def server(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    fake_openai.mode = "ok"
+    fake_openai.requests.clear()
+    yield fake_openai
+    fake_openai.mode = "ok"
+
+
+def test_a_working_hosted_model_answers(hosted_desk, server: FakeOpenAI) -> None:
+    result = hosted_desk.handle("I was charged twice this month")
+    assert result.degraded is False
+    assert result.agent_type is Route.BILLING
+    assert result.reply.startswith(HOSTED_MARKER)
+    assert result.citations and f"[{result.citations[0].article_id}]" in result.reply
+    # The classifier stays local; the specialist made two hosted calls (tool call, answer).
+    assert result.hosted_model_calls == 2
+    assert result.model_calls == 3
+    assert result.token_usage.prompt_tokens >= 200
+    assert len(server.requests) == 2
+    offered = [tool["function"]["name"] for tool in server.requests[0]["tools"]]
+    assert offered == ["search_knowledge_base"]
+    # The customer's text reached the hosted model fenced as data.
+    prompt = json.dumps(server.requests[0]["messages"])
+    assert "<customer_message>" in prompt and "I was charged twice this month" in prompt
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("500", "hosted model server error"),
+        ("429", "hosted model rate limited"),
+        ("garbage", "hosted model returned an unusable answer"),
+        ("slow", "hosted model timed out"),
+    ],
+)
+def test_a_failing_hosted_model_degrades_to_the_local_one(
+    hosted_desk, server: FakeOpenAI, mode: str, reason: str
+) -> None:
+    server.mode = mode
+    started = time.perf_counter()
+    result = hosted_desk.handle("I was charged twice this month")
+    elapsed = time.perf_counter() - started
+    assert result.degraded is True
+    assert result.degraded_reason == reason
+    assert HOSTED_MARKER not in result.reply
+    assert result.agent_type is Route.BILLING
+    assert result.citations, "the local answer cites the knowledge base"
+    assert result.hosted_model_calls == 0
+    assert elapsed < 15, "a failing hosted model must not hang the request"
+
+
+def test_settings_without_a_model_build_only_local_models(tmp_path: Path) -> None:
+    from crew.llm_factory import build_models
+    from crew.local_model.llm import LocalLLM
+    from crew.local_model.router import LocalRouter
+
+    models = build_models(desk_settings(tmp_path), LocalRouter(0.45))
+    assert isinstance(models.specialist, LocalLLM) and models.classifier is models.local
+    assert not models.uses_hosted
+
+
+def test_a_hosted_classifier_model_is_built_from_its_own_setting(tmp_path: Path) -> None:
+    from crew.llm_factory import build_models
+    from crew.local_model.llm import LocalLLM
+    from crew.local_model.router import LocalRouter
+
+    settings = desk_settings(
+        tmp_path, support_classifier_model="hosted_vllm/tiny", support_llm_base_url="http://127.0.0.1:9/v1"
+    )
+    models = build_models(settings, LocalRouter(0.45))
+    # `crewai.LLM(...)` hands back its native client class for the provider, not an `LLM`.
+    assert not isinstance(models.classifier, LocalLLM)
+    assert models.classifier.base_url == "http://127.0.0.1:9/v1"
+    assert models.specialist is models.local
+    assert models.uses_hosted

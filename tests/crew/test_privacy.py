@@ -1,0 +1,73 @@
+"""No customer text left on disk by CrewAI: checked in a fresh process whose HOME is a temporary directory.
+
+CrewAI 1.15 writes every task's inputs and outputs to `latest_kickoff_task_outputs.db` under
+`~/.local/share/<CREWAI_STORAGE_DIR>/`. The desk's crews (`PrivateCrew`) must not; a plain CrewAI crew run
+in the same process is the control that proves the scan would have found the text.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DESK_MARKER = "zq-desk-marker-7f3a91"
+CONTROL_MARKER = "zq-control-marker-c81e4d"
+
+SCRIPT = textwrap.dedent(
+    f"""
+    from crew.models import Route, ThreadMessage
+    from crew.service import SupportDesk
+    from crew.settings import Settings
+
+    desk = SupportDesk.from_settings(Settings())
+    earlier = [ThreadMessage(author="customer", text="{DESK_MARKER} earlier message")]
+    desk.handle("{DESK_MARKER} I was charged twice this month", history=earlier)
+    desk.handle("{DESK_MARKER} I was charged twice. Also the app crashes when I log in.")
+    desk.handle("{DESK_MARKER} my lawyer will sue", route=Route.BILLING, emergency=True)
+    desk.classify("{DESK_MARKER} refund please")
+
+    # Control: the same agents and tasks in a plain CrewAI Crew do write the customer's text to disk.
+    from crewai import Crew
+    from crew.crews import ClassifierCrew
+
+    ours = ClassifierCrew(desk.parts).crew()
+    Crew(agents=ours.agents, tasks=ours.tasks).kickoff(inputs={{"message": "{CONTROL_MARKER} charged twice"}})
+    """
+)
+
+
+def _files_containing(root: Path, marker: bytes) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file() and marker in path.read_bytes()]
+
+
+def test_no_file_under_home_or_storage_holds_the_customer_message(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "CREWAI_STORAGE"))}
+    env.update(
+        HOME=str(home),
+        CREWAI_STORAGE_DIR=str(tmp_path / "storage"),
+        PYTHONPATH=str(REPO_ROOT),
+        LOG_FILE=str(tmp_path / "logs" / "app.log"),
+        AUDIT_LOG_FILE=str(tmp_path / "logs" / "audit.log"),
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    assert _files_containing(tmp_path, DESK_MARKER.encode()) == []
+    control_hits = _files_containing(tmp_path, CONTROL_MARKER.encode())
+    assert any(path.name.startswith("latest_kickoff_task_outputs.db") for path in control_hits), (
+        "the control crew should have written its input: the scan or the HOME redirection is broken"
+    )
+    # Everything CrewAI wrote went to the configured storage directory, none of it under ~/.local/share.
+    assert all((tmp_path / "storage") in path.parents for path in control_hits)
