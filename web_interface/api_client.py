@@ -89,10 +89,17 @@ class ConflictError(ApiError):
     default_message = "The case is not in a state that allows this. Reload it and try again."
 
 
+# What to tell a person for fields whose validator message is written for programmers (a regex pattern).
+FIELD_HINTS = {
+    "customer_id": "use 1 to 64 letters, digits or the characters - _ . : without spaces",
+}
+
+
 class InputRejectedError(ApiError):
     def __init__(self, field: str | None, reason: str | None, **kwargs: Any) -> None:
         self.field = field
-        self.reason = reason
+        self.reason = FIELD_HINTS.get(field or "", reason)
+        reason = self.reason
         label = FIELD_LABELS.get(field or "", field or "request")
         sentence = f"The {label} was not accepted"
         sentence += f": {reason.rstrip('.')}." if reason else "."
@@ -194,8 +201,10 @@ class CaseSummary(_ApiModel):
     customer_id: str | None = None
     priority: str | None = None
     category: str | None = None
-    route: str | None = Field(default=None, validation_alias=AliasChoices("route", "agent_type"))
+    route: str | None = Field(default=None, validation_alias=AliasChoices("agent_type", "route", "requested_route"))
     emergency: bool = False
+    auto_emergency: bool = False
+    degraded: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
     summary: str | None = Field(default=None, validation_alias=AliasChoices("summary", "subject", "title"))
@@ -208,8 +217,8 @@ class CaseDetail(CaseSummary):
 class CasePage(_ApiModel):
     items: list[CaseSummary] = Field(default_factory=list)
     total: int | None = None
-    page: int = 1
-    page_size: int | None = None
+    limit: int | None = None
+    offset: int = 0
 
 
 class AgentStats(_ApiModel):
@@ -242,11 +251,10 @@ class StatusReport(_ApiModel):
     )
     degraded: int = Field(default=0, validation_alias=AliasChoices("degraded", "degraded_count", "degraded_answers"))
     rate_limit_rejections: int = Field(
-        default=0, validation_alias=AliasChoices("rate_limit_rejections", "rate_limited", "rate_limit_rejections_1h")
+        default=0, validation_alias=AliasChoices("rate_limit_rejections_last_hour", "rate_limit_rejections")
     )
-    auth_failures: int = Field(
-        default=0, validation_alias=AliasChoices("auth_failures", "auth_failures_1h", "authentication_failures")
-    )
+    auth_failures: int = Field(default=0, validation_alias=AliasChoices("auth_failures_last_hour", "auth_failures"))
+    cases_by_status: dict[str, int] = Field(default_factory=dict)
     window_seconds: int | None = None
     generated_at: datetime | None = None
 
@@ -304,7 +312,7 @@ class SupportApi(Protocol):
     ) -> SupportAnswer: ...
 
     def list_cases(
-        self, token: str, *, customer_id: str | None = None, status: str | None = None, page: int = 1
+        self, token: str, *, customer_id: str | None = None, status: str | None = None, limit: int = 50
     ) -> CasePage: ...
 
     def get_case(self, token: str, case_id: str) -> CaseDetail: ...
@@ -366,8 +374,12 @@ def _field_and_reason(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return (str(field) if field else None), reason
 
 
-def error_from_response(response: httpx.Response) -> ApiError:
-    """Map a failed response to the typed error a page can show. Never copies raw bodies into messages."""
+def error_from_response(response: httpx.Response, *, optional_route: bool = False) -> ApiError:
+    """Map a failed response to the typed error a page can show. Never copies raw bodies into messages.
+
+    `optional_route`: the call goes to an endpoint a given API version may lack (the on-call ones), so a
+    404 means "no such endpoint". The API answers an unknown route and an unknown case with the same body.
+    """
     try:
         parsed = response.json()
     except ValueError:
@@ -380,8 +392,8 @@ def error_from_response(response: httpx.Response) -> ApiError:
         return AuthError(**kwargs)
     if status == 403:
         return ForbiddenError(**kwargs)
-    if status == 405 or (status == 404 and (not body.get("code") or body.get("detail") == "Not Found")):
-        # A route this API does not have: FastAPI's own 404/405, not the API's "no such case" answer.
+    if status == 405 or (status == 404 and (optional_route or not body.get("code"))):
+        # A route this API does not have (or a bare FastAPI 404 without our error shape).
         return EndpointMissingError(**kwargs)
     if status == 404:
         return NotFoundError(**kwargs)
@@ -421,7 +433,9 @@ class SupportApiClient:
 
     # -- plumbing --
 
-    def _send(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    def _send(
+        self, method: str, path: str, token: str | None = None, *, optional_route: bool = False, **kwargs: Any
+    ) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
@@ -433,7 +447,7 @@ class SupportApiClient:
         except httpx.TransportError as exc:
             raise ServiceUnavailableError() from exc
         if response.is_error:
-            raise error_from_response(response)
+            raise error_from_response(response, optional_route=optional_route)
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -496,9 +510,9 @@ class SupportApiClient:
         return self._parse(SupportAnswer, self._send("POST", route.path, token, json=body))
 
     def list_cases(
-        self, token: str, *, customer_id: str | None = None, status: str | None = None, page: int = 1
+        self, token: str, *, customer_id: str | None = None, status: str | None = None, limit: int = 50
     ) -> CasePage:
-        params: dict[str, Any] = {"page": page}
+        params: dict[str, Any] = {"limit": limit}
         if customer_id:
             params["customer_id"] = customer_id
         if status:
@@ -521,18 +535,21 @@ class SupportApiClient:
         return self._parse(StatusReport, data)
 
     def oncall_queue(self, token: str) -> list[QueueItem]:
-        data = self._send("GET", "/support/oncall/queue", token)
+        data = self._send("GET", "/support/oncall/queue", token, optional_route=True)
         items = data.get("items", data.get("cases", [])) if isinstance(data, dict) else data
         return [self._parse(QueueItem, item) for item in items or []]
 
     def acknowledge(self, token: str, case_id: str) -> CaseDetail | None:
-        return self._maybe_case(self._send("POST", f"/support/cases/{case_id}/ack", token))
+        return self._maybe_case(self._send("POST", f"/support/cases/{case_id}/ack", token, optional_route=True))
 
     def reply(self, token: str, case_id: str, text: str) -> CaseDetail | None:
-        return self._maybe_case(self._send("POST", f"/support/cases/{case_id}/messages", token, json={"text": text}))
+        path = f"/support/cases/{case_id}/messages"
+        return self._maybe_case(self._send("POST", path, token, optional_route=True, json={"text": text}))
 
     def set_status(self, token: str, case_id: str, status: CaseStatus) -> CaseDetail | None:
-        return self._maybe_case(self._send("PATCH", f"/support/cases/{case_id}", token, json={"status": status.value}))
+        path = f"/support/cases/{case_id}"
+        return self._maybe_case(self._send("PATCH", path, token, optional_route=True, json={"status": status.value}))
 
     def hand_back(self, token: str, case_id: str) -> CaseDetail | None:
-        return self._maybe_case(self._send("POST", f"/support/cases/{case_id}/handback", token))
+        path = f"/support/cases/{case_id}/handback"
+        return self._maybe_case(self._send("POST", path, token, optional_route=True))

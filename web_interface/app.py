@@ -55,10 +55,9 @@ def main() -> None:
     if auth is not None:
         cases_title = "My cases" if auth.role is Role.CUSTOMER else "Cases"
         pages.append(st.Page(PAGES / "my_cases.py", title=cases_title, icon=":material/inbox:", url_path="cases"))
-        if auth.role is not Role.CUSTOMER:
-            # The desk's health is for the people who run or integrate it, not for customers.
-            pages.append(st.Page(PAGES / "status.py", title="Status", icon=":material/monitoring:", url_path="status"))
         if auth.is_staff:
+            # The API shows the desk's health to staff only.
+            pages.append(st.Page(PAGES / "status.py", title="Status", icon=":material/monitoring:", url_path="status"))
             pages.append(
                 st.Page(PAGES / "oncall.py", title="On-call", icon=":material/notifications_active:", url_path="oncall")
             )

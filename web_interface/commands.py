@@ -10,13 +10,14 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from crew.settings import get_settings
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
 
 
-def streamlit_command(port: int, address: str | None = None) -> list[str]:
+def streamlit_command(port: int, public_host: str, address: str | None = None) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -34,6 +35,13 @@ def streamlit_command(port: int, address: str | None = None) -> list[str]:
         "none",
         "--global.developmentMode",
         "false",
+        # Customers and staff get no developer menu (deploy, rerun, clear cache).
+        "--client.toolbarMode",
+        "viewer",
+        # Naming the address people browse to stops Streamlit from asking a public service
+        # (checkip.amazonaws.com) for this machine's external IP when it prints its URL.
+        "--browser.serverAddress",
+        public_host,
     ]
     if address:
         command += ["--server.address", address]
@@ -41,10 +49,11 @@ def streamlit_command(port: int, address: str | None = None) -> list[str]:
 
 
 def ui(args: argparse.Namespace) -> int:
-    port = args.port or get_settings().web_port
-    address = getattr(args, "address", None)
+    settings = get_settings()
+    port = args.port or settings.web_port
+    public_host = urlsplit(settings.public_base_url).hostname or "localhost"
     try:
         # Fixed argument list built above, no shell: nothing from a user reaches the command line.
-        return subprocess.call(streamlit_command(port, address))  # noqa: S603
+        return subprocess.call(streamlit_command(port, public_host, getattr(args, "address", None)))  # noqa: S603
     except KeyboardInterrupt:
         return 0

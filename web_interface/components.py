@@ -15,7 +15,9 @@ AGENT_LABELS = {
     "general": "General support",
     "complex": "Several specialists",
 }
-PRIORITY_ICONS = {"urgent": "🔴", "high": "🟠", "medium": "🟡", "low": "🟢"}
+# Colours for Streamlit's markdown badges. Text and colour, no emoji: emoji need a colour-emoji font that
+# many servers' and kiosks' browsers (and headless Chromium) do not have.
+PRIORITY_COLOURS = {"urgent": "red", "high": "orange", "medium": "blue", "low": "green"}
 # Thread authors -> the avatar Streamlit's chat messages understand ("user"/"assistant") or an icon.
 AUTHOR_AVATARS = {"customer": "user", "agent": "assistant", "ai": "assistant", "staff": ":material/support_agent:"}
 
@@ -25,7 +27,12 @@ def label(value: str | None) -> str:
 
 
 def priority_label(priority: str | None) -> str:
-    return f"{PRIORITY_ICONS.get(priority or '', '⚪')} {label(priority)}"
+    return label(priority)
+
+
+def priority_badge(priority: str | None) -> str:
+    """Markdown for a coloured priority badge."""
+    return f":{PRIORITY_COLOURS.get(priority or '', 'gray')}-badge[{label(priority)}]"
 
 
 def age(seconds: float | None = None, since: datetime | None = None) -> str:
@@ -61,10 +68,11 @@ def answer_card(answer: SupportAnswer) -> None:
                 icon=":material/warning:",
             )
         st.markdown(answer.response)
-        agent_col, priority_col, status_col = st.columns(3)
-        agent_col.metric("Answered by", AGENT_LABELS.get(answer.agent_type, label(answer.agent_type)))
-        priority_col.metric("Priority", priority_label(answer.priority))
-        status_col.metric("Status", label(answer.status))
+        agent = AGENT_LABELS.get(answer.agent_type, label(answer.agent_type))
+        st.markdown(
+            f"**Answered by** {agent} &nbsp;·&nbsp; **Priority** {priority_badge(answer.priority)} "
+            f"&nbsp;·&nbsp; **Status** {label(answer.status)}"
+        )
         st.caption("Case ID (use the copy button to keep it)")
         st.code(answer.case_id, language=None)
         if answer.citations:
@@ -80,8 +88,8 @@ def answer_card(answer: SupportAnswer) -> None:
 
 
 def case_header(case: CaseDetail) -> None:
-    emergency = " · 🚨 emergency" if case.emergency else ""
-    st.markdown(f"**Case `{case.case_id}`** · {label(case.status)} · {priority_label(case.priority)}{emergency}")
+    emergency = " :red-badge[:material/emergency: Emergency]" if case.emergency else ""
+    st.markdown(f"**Case `{case.case_id}`** · {label(case.status)} · {priority_badge(case.priority)}{emergency}")
     details = [
         f"customer {case.customer_id}" if case.customer_id else "",
         label(case.category) if case.category else "",

@@ -127,7 +127,7 @@ class FakeSupportApi:
         return self.next_answer
 
     def list_cases(
-        self, token: str, *, customer_id: str | None = None, status: str | None = None, page: int = 1
+        self, token: str, *, customer_id: str | None = None, status: str | None = None, limit: int = 50
     ) -> CasePage:
         self._record("list_cases", token=token, customer_id=customer_id)
         return CasePage(items=[CaseSummary(**c.model_dump(exclude={"messages"})) for c in self.cases])

@@ -118,7 +118,7 @@ def test_submit_uses_the_route_endpoint_with_the_bearer_token(route: SupportRout
         (
             httpx.Response(422, json={"detail": [{"loc": ["body", "customer_id"], "msg": "String should match"}]}),
             InputRejectedError,
-            "The customer ID was not accepted: String should match.",
+            "The customer ID was not accepted: use 1 to 64 letters, digits or the characters - _ . : without spaces.",
         ),
         (error(413, "payload_too_large"), InputRejectedError, "longer than this service accepts"),
         (error(401, "token_expired"), AuthError, "sign in again"),

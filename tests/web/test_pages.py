@@ -70,9 +70,9 @@ def test_customer_form_has_the_fields_of_the_design(fake_api: FakeSupportApi, we
 
 def test_character_count_follows_the_description(fake_api: FakeSupportApi) -> None:
     at = page("ask")
-    assert "0 of 500 characters" in texts(at)
+    assert "Up to 500 characters" in texts(at)
     at.text_area(key="ask_message").input("My invoice is wrong").run()
-    assert "19 of 500 characters" in texts(at)
+    assert "19 of 500 characters used." in texts(at)
 
 
 def test_submit_shows_the_answer_card(fake_api: FakeSupportApi) -> None:
@@ -91,7 +91,7 @@ def test_submit_shows_the_answer_card(fake_api: FakeSupportApi) -> None:
     }
     shown = texts(at)
     assert "Your refund was issued" in shown
-    assert "Billing specialist" in shown and "Medium" in shown
+    assert "Billing specialist" in shown and "blue-badge[Medium]" in shown
     assert at.code[0].value == "case-0001"  # st.code: the copy button comes with it
     assert [e.label for e in at.expander] == ["Refund timelines"]
     assert not at.info and not at.warning  # neither degraded nor escalated
@@ -127,7 +127,7 @@ def test_emergency_answer_shows_the_escalation_notice(fake_api: FakeSupportApi) 
     at.button(key="ask_submit").click().run()
     assert fake_api.calls[-1][1]["emergency"] is True
     assert "has been alerted" in at.info[0].value
-    assert "Urgent" in texts(at)
+    assert "red-badge[Urgent]" in texts(at)
 
 
 def test_degraded_answer_is_flagged(fake_api: FakeSupportApi) -> None:
@@ -146,7 +146,7 @@ def test_degraded_answer_is_flagged(fake_api: FakeSupportApi) -> None:
             InputRejectedError("message", "it is empty after removing markup"),
             "The description was not accepted: it is empty after removing markup.",
         ),
-        (InputRejectedError("customer_id", None), "The customer ID was not accepted."),
+        (InputRejectedError("context", None), "The additional context was not accepted."),
         (ServiceUnavailableError(), "The support service is unavailable right now."),
     ],
 )
@@ -289,7 +289,7 @@ def test_oncall_queue_puts_emergencies_first(fake_api: FakeSupportApi) -> None:
     queue = at.dataframe[0].value
     assert list(queue["Case"]) == ["case-0002", "case-0003"]
     assert list(queue["Age"]) == ["30 s", "10 min"]
-    assert list(queue[""]) == ["🚨", ""]
+    assert list(queue["Emergency"]) == ["Yes", ""]
 
 
 def test_oncall_open_reply_and_change_status(fake_api: FakeSupportApi) -> None:

@@ -90,7 +90,13 @@ message = st.text_area(
     height=180,
     placeholder="What happened, what you expected, and any order or invoice numbers.",
 )
-st.caption(f"{len(message or ''):,} of {config.max_message_length:,} characters")
+# The box itself counts live while it has focus (max_chars); this line keeps the count once it has not.
+used = len(message or "")
+st.caption(
+    f"{used:,} of {config.max_message_length:,} characters used."
+    if used
+    else f"Up to {config.max_message_length:,} characters; the box counts them as you type."
+)
 st.checkbox("This is an emergency", key="ask_emergency")
 st.caption(
     "Tick this only if it cannot wait: an on-call person is alerted at once and your case goes to the top of the queue."

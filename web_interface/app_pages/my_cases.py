@@ -41,8 +41,8 @@ st.dataframe(
             "Status": components.label(case.status),
             "Priority": components.priority_label(case.priority),
             "Type": components.label(case.route or case.category),
-            "Emergency": "🚨" if case.emergency else "",
-            "Opened": f"{case.created_at:%Y-%m-%d %H:%M}" if case.created_at else "",
+            "Emergency": "Yes" if case.emergency else "",
+            "Opened (UTC)": f"{case.created_at:%Y-%m-%d %H:%M}" if case.created_at else "",
         }
         for case in cases
     ],

@@ -42,7 +42,7 @@ def queue(auth: AuthSession) -> None:
     st.dataframe(
         [
             {
-                "": "🚨" if item.emergency else ("⚠️" if item.auto_emergency else ""),
+                "Emergency": "Yes" if item.emergency else ("Auto" if item.auto_emergency else ""),
                 "Case": item.case_id,
                 "Priority": components.priority_label(item.priority),
                 "Status": components.label(item.status),

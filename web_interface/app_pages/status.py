@@ -64,5 +64,8 @@ elif report.routes:
     st.bar_chart(pd.Series(report.routes, name="Requests").rename_axis("Route"), height=240)
 else:
     st.info("No requests yet.")
+if report.cases_by_status:
+    st.subheader("Cases by status")
+    st.bar_chart(pd.Series(report.cases_by_status, name="Cases").rename_axis("Status"), height=220)
 if report.generated_at:
     st.caption(f"Figures as of {report.generated_at:%Y-%m-%d %H:%M:%S} UTC.")
