@@ -52,6 +52,10 @@ _AGENT_OPTIONS: dict[str, Any] = {
     "cache": False,
     # A specialist needs one search and one answer; a stuck model must not loop on a paid API.
     "max_iter": 4,
+    # CrewAI re-runs a failed task twice by default, on top of the SDK's retries (SUPPORT_LLM_MAX_RETRIES)
+    # and its own 429 back-off: a rate-limited hosted model cost 9 requests and ~12 s before the local
+    # fallback. SUPPORT_LLM_MAX_RETRIES is the one retry knob.
+    "max_retry_limit": 0,
     "respect_context_window": True,
 }
 
