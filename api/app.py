@@ -16,6 +16,7 @@ from api.errors import install_error_handlers
 from api.escalation import EscalationHook, LogOnlyEscalation
 from api.logging_setup import LogSetup
 from api.middleware import RequestContextMiddleware
+from api.principals import PrincipalCache
 from api.ratelimit import RateLimits
 from api.routes import admin, auth, cases, health, status, support
 from crew.models import SupportCrew
@@ -32,7 +33,7 @@ def create_app(
     settings = settings or get_settings()
     engine = make_engine(settings.database_url, pool_size=min(settings.crew_max_workers, 20))
     session_factory = make_session_factory(engine)
-    audit = AuditLog(settings.audit_log_file, session_factory)
+    audit = AuditLog(settings.audit_log_file, engine)
     crew_holder = CrewHolder(crew)
 
     @asynccontextmanager
@@ -63,6 +64,7 @@ def create_app(
         settings.rate_limit_storage_uri, settings.rate_limit_per_minute, settings.login_rate_limit
     )
     app.state.crew_holder = crew_holder
+    app.state.principals = PrincipalCache()
     app.state.escalation_hook = escalation_hook or LogOnlyEscalation()
 
     install_error_handlers(app)

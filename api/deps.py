@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.audit import AuditLog
 from api.context import RequestContext
 from api.crew_holder import CrewHolder
 from api.escalation import EscalationHook
 from api.models import Role
+from api.principals import PrincipalCache
 from api.ratelimit import RateLimits
-from api.services.accounts import Principal, find_account, principal_of
+from api.services.accounts import Principal, active_principal
 from crew.errors import AuthenticationFailed, PermissionDenied
 from crew.models import SupportCrew
 from crew.settings import Settings
@@ -55,9 +57,22 @@ async def get_crew(request: Request) -> SupportCrew:
     return holder.get()
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.session_factory() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Creating a Session does no I/O (it connects on first use), so it is made on the event loop; closing
+    # one that still holds a connection rolls back (I/O), so only that case goes to a worker thread.
+    session: Session = request.app.state.session_factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
+
+
+async def get_principals(request: Request) -> PrincipalCache:
+    cache: PrincipalCache = request.app.state.principals
+    return cache
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -70,24 +85,41 @@ SessionDep = Annotated[Session, Depends(get_session)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-def get_current_user(
-    token: TokenDep, session: SessionDep, settings: SettingsDep, ctx: ContextDep, audit: AuditDep
+async def get_current_user(
+    token: TokenDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: ContextDep,
+    audit: AuditDep,
+    principals: Annotated[PrincipalCache, Depends(get_principals)],
 ) -> Principal:
-    def reject(reason: str) -> AuthenticationFailed:
-        audit.record("token_rejected", reason=reason, client=ctx.client, request_id=ctx.request_id)
+    async def reject(reason: str) -> AuthenticationFailed:
+        await run_in_threadpool(lambda: audit.record("token_rejected", reason=reason, client=ctx.client,
+                                                     request_id=ctx.request_id))
         return AuthenticationFailed()
 
     if not token:
-        raise reject("missing")
+        raise await reject("missing")
     try:
+        # HMAC check of a few hundred bytes: cheap enough for the event loop.
         claims = decode_access_token(token, secret=settings.secret_key.get_secret_value(), algorithm=settings.algorithm)
     except InvalidToken as exc:
-        raise reject("invalid") from exc
-    account = find_account(session, claims.sub)
-    if account is None or not account.is_active or account.role != claims.role:
-        raise reject("unknown_account")
-    user = principal_of(account)
+        raise await reject("invalid") from exc
+    user = principals.get(claims.sub)
+    if user is None:
+        user = await run_in_threadpool(_lookup_and_release, session, claims.sub)
+        if user is not None:
+            principals.put(user)
+    if user is None or user.role.value != claims.role:
+        raise await reject("unknown_account")
     ctx.actor, ctx.account_id, ctx.role = user.username, user.account_id, user.role.value
+    return user
+
+
+def _lookup_and_release(session: Session, username: str) -> Principal | None:
+    user = active_principal(session, username)
+    # End the read transaction so the connection goes back to the pool now, not at the end of the request.
+    session.rollback()
     return user
 
 

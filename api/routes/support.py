@@ -23,7 +23,7 @@ from crew.models import Route
 router = APIRouter(prefix="/support", tags=["support"])
 
 
-def support_call(
+async def support_call(
     session: SessionDep, settings: SettingsDep, crew: CrewDep, limits: LimitsDep, audit: AuditDep,
     ctx: ContextDep, hook: EscalationDep,
 ) -> SupportCall:

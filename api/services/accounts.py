@@ -27,6 +27,16 @@ def principal_of(account: Account) -> Principal:
     return Principal(account.id, account.username, Role(account.role), account.customer_id)
 
 
+def active_principal(session: Session, username: str) -> Principal | None:
+    """The caller behind a token, if the account still exists and is active (a light column query:
+    this runs on every authenticated request)."""
+    row = session.execute(
+        select(Account.id, Account.username, Account.role, Account.customer_id)
+        .where(Account.username == username, Account.is_active.is_(True))
+    ).first()
+    return Principal(row.id, row.username, Role(row.role), row.customer_id) if row is not None else None
+
+
 def find_account(session: Session, username: str) -> Account | None:
     return session.scalar(select(Account).where(Account.username == username))
 

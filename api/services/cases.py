@@ -3,20 +3,54 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from api.models import Author, Case, CaseMessage, CaseStatus, Role, utcnow
 from api.services.accounts import Principal
 from crew.errors import NotFound, PermissionDenied
-from crew.models import Priority, Route, SupportResult
+from crew.models import Category, Priority, Route, SupportResult
 
 
 def new_case_id() -> str:
     # Random, not sequential: ids reveal nothing about volume and cannot be enumerated.
     return uuid.uuid4().hex
+
+
+@dataclass
+class OpenCase:
+    """The state of the case a support request is working on (kept in memory: no reload after writes)."""
+
+    id: str
+    customer_id: str
+    requested_route: Route
+    emergency: bool
+    sanitised: bool
+    status: CaseStatus
+    route: Route | None = None
+    category: Category | None = None
+    priority: Priority | None = None
+    confidence: float | None = None
+    degraded: bool = False
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+# The writes of a support request are Core statements on the tables with parameters passed apart, so
+# SQLAlchemy compiles each statement once: they run on every request, and an ORM unit of work (or a
+# statement with inline values) costs several times as much (measured with api/benchmark.py).
+CASES = cast(Table, Case.__table__)
+MESSAGES = cast(Table, CaseMessage.__table__)
+UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id"))
+
+
+def _add_message(session: Session, case_id: str, author: Author, text: str, citations: list[dict[str, str]],
+                 at: datetime) -> None:
+    session.execute(insert(MESSAGES), {"case_id": case_id, "author": author.value, "text": text,
+                                       "citations": citations, "created_at": at})
 
 
 def open_case(
@@ -29,56 +63,60 @@ def open_case(
     sanitised: bool,
     context: dict[str, Any] | None,
     message: str,
-) -> Case:
+) -> OpenCase:
     """Store the case and the customer's message before the crew runs (so a crew failure leaves a trace)."""
-    case = Case(
-        id=new_case_id(),
-        customer_id=customer_id,
-        created_by=account_id,
-        requested_route=requested_route.value,
-        status=CaseStatus.ESCALATED if emergency else CaseStatus.OPEN,
+    case = OpenCase(
+        id=new_case_id(), customer_id=customer_id, requested_route=requested_route, emergency=emergency,
+        sanitised=sanitised, status=CaseStatus.ESCALATED if emergency else CaseStatus.OPEN,
         priority=Priority.URGENT if emergency else None,
-        emergency=emergency,
-        sanitised=sanitised,
-        context=context,
     )
-    case.messages.append(CaseMessage(author=Author.CUSTOMER, text=message, citations=[]))
-    session.add(case)
+    session.execute(insert(CASES), {
+        "id": case.id, "customer_id": customer_id, "created_by": account_id,
+        "requested_route": requested_route.value, "status": case.status.value,
+        "priority": case.priority.value if case.priority else None, "emergency": emergency,
+        "auto_emergency": False, "sanitised": sanitised, "degraded": False, "context": context,
+        "created_at": case.updated_at, "updated_at": case.updated_at,
+    })
+    _add_message(session, case.id, Author.CUSTOMER, message, [], case.updated_at)
     session.commit()
     return case
 
 
 def record_answer(
-    session: Session, case: Case, result: SupportResult, *, reply: str, citations: list[dict[str, str]],
+    session: Session, case: OpenCase, result: SupportResult, *, reply: str, citations: list[dict[str, str]],
     reply_sanitised: bool, latency_ms: float,
 ) -> None:
     classification = result.classification
-    case.route = result.agent_type.value
-    case.category = classification.category.value
+    case.category = classification.category
     case.confidence = classification.confidence
     case.degraded = result.degraded
-    case.crew_latency_ms = latency_ms
     case.sanitised = case.sanitised or reply_sanitised
     if case.emergency:
         # An emergency stays escalated to a person whatever the crew answered.
-        case.route = Route.ESCALATION.value
-        case.priority = Priority.URGENT.value
-        case.status = CaseStatus.ESCALATED
+        case.route, case.priority, case.status = Route.ESCALATION, Priority.URGENT, CaseStatus.ESCALATED
     else:
-        case.priority = classification.priority.value
-        case.status = CaseStatus.ANSWERED
+        case.route, case.priority, case.status = result.agent_type, classification.priority, CaseStatus.ANSWERED
     case.updated_at = utcnow()
-    session.add(CaseMessage(case_id=case.id, author=Author.AGENT, text=reply, citations=citations))
+    assert case.route is not None and case.priority is not None
+    session.execute(UPDATE_CASE, {
+        "case_id": case.id, "route": case.route.value, "category": case.category.value,
+        "priority": case.priority.value, "confidence": case.confidence, "degraded": case.degraded,
+        "sanitised": case.sanitised, "status": case.status.value, "crew_latency_ms": latency_ms,
+        "updated_at": case.updated_at,
+    })
+    _add_message(session, case.id, Author.AGENT, reply, citations, case.updated_at)
     session.commit()
 
 
-def record_failure(session: Session, case: Case, *, error_code: str, latency_ms: float) -> None:
+def record_failure(session: Session, case: OpenCase, *, error_code: str, latency_ms: float) -> None:
     # An emergency keeps status `escalated` so it stays in the people's queue; the error code says what failed.
     if not case.emergency:
         case.status = CaseStatus.FAILED
-    case.error_code = error_code
-    case.crew_latency_ms = latency_ms
     case.updated_at = utcnow()
+    session.execute(UPDATE_CASE, {
+        "case_id": case.id, "status": case.status.value, "error_code": error_code, "crew_latency_ms": latency_ms,
+        "updated_at": case.updated_at,
+    })
     session.commit()
 
 

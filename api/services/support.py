@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from api.audit import AuditLog
 from api.context import RequestContext
 from api.escalation import EscalationHook
-from api.models import Case, Role
+from api.models import Role
+from api.oncall.auto_emergency import detect_auto_emergency
 from api.ratelimit import RateLimits
 from api.schemas import CitationOut, SupportRequestIn, SupportResponse
 from api.services import cases
@@ -112,19 +113,24 @@ def run_support_request(call: SupportCall, user: Principal, body: SupportRequest
     if clean.changed_fields:
         call.audit.record("input_sanitised", actor=user.username, role=user.role.value, customer_id=customer_id,
                           fields=list(clean.changed_fields), request_id=ctx.request_id)
+    # Rated an urgent escalation by the classifier: handled as an emergency too (api/oncall/auto_emergency.py).
+    auto = not body.emergency and detect_auto_emergency(call.crew, clean.message, call.settings)
+    emergency = body.emergency or auto
+    if auto:
+        effective_route = Route.ESCALATION
+        ctx.route = effective_route.value
 
     case = cases.open_case(
         call.session, customer_id=customer_id, account_id=user.account_id, requested_route=effective_route,
-        emergency=body.emergency, sanitised=bool(clean.changed_fields), context=clean.context, message=clean.message,
+        emergency=emergency, sanitised=bool(clean.changed_fields), context=clean.context, message=clean.message,
     )
     ctx.case_id = case.id
-    if body.emergency:
-        call.hook.on_emergency(case.id, customer_id=customer_id, auto=False)
+    if emergency:
+        call.hook.on_emergency(case.id, customer_id=customer_id, auto=auto)
 
     started = time.perf_counter()
     try:
-        result = call.crew.handle(clean.message, route=effective_route, emergency=body.emergency,
-                                  context=clean.context)
+        result = call.crew.handle(clean.message, route=effective_route, emergency=emergency, context=clean.context)
     except Exception as exc:
         latency = (time.perf_counter() - started) * 1000
         code = exc.code if isinstance(exc, AppError) else "crew_error"
@@ -151,16 +157,16 @@ def enforce_limit(call: SupportCall, key: str) -> None:
         raise
 
 
-def to_response(case: Case, reply: str, citations: list[dict[str, str]]) -> SupportResponse:
+def to_response(case: cases.OpenCase, reply: str, citations: list[dict[str, str]]) -> SupportResponse:
     return SupportResponse(
         response=reply,
-        agent_type=Route(case.route or case.requested_route),
+        agent_type=case.route or case.requested_route,
         timestamp=case.updated_at,
         case_id=case.id,
-        category=Category(case.category or Category.GENERAL),
-        priority=Priority(case.priority or Priority.MEDIUM),
+        category=case.category or Category.GENERAL,
+        priority=case.priority or Priority.MEDIUM,
         confidence=case.confidence or 0.0,
         citations=[CitationOut(**c) for c in citations],
-        status=case.status,
+        status=case.status.value,
         degraded=case.degraded,
     )

@@ -85,7 +85,8 @@ def test_alg_none_token_rejected(client: TestClient, make_account: MakeAccount) 
 def test_wrong_secret_and_other_algorithm_rejected(client: TestClient, make_account: MakeAccount) -> None:
     make_account(client, "alice", "customer", "cust-a")
     claims = jwt.get_unverified_claims(_token())
-    assert _get_cases(client, jwt.encode(claims, "another-secret-of-sufficient-length-000", algorithm="HS256"))[0] == 401
+    other_secret = "another-secret-of-sufficient-length-000"
+    assert _get_cases(client, jwt.encode(claims, other_secret, algorithm="HS256"))[0] == 401
     assert _get_cases(client, jwt.encode(claims, SECRET, algorithm="HS512"))[0] == 401
     assert _get_cases(client, "not-a-jwt")[0] == 401
 

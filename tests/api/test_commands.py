@@ -1,0 +1,56 @@
+"""`support-desk users create`, `audit verify` and `db upgrade` as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, select
+
+from api.models import Account
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+           "AUDIT_LOG_FILE": str(tmp_path / "audit.log"), "LOG_FILE": str(tmp_path / "app.log")}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120, check=False)
+
+
+def test_db_upgrade_and_users_create(tmp_path: Path) -> None:
+    assert _run(tmp_path, "db", "upgrade").returncode == 0
+    created = _run(tmp_path, "users", "create", "--username", "shop", "--role", "integrator", "--password-stdin",
+                   stdin="a-long-password\n")
+    assert created.returncode == 0, created.stderr
+    assert "a-long-password" not in created.stdout + created.stderr
+    again = _run(tmp_path, "users", "create", "--username", "shop", "--role", "integrator", "--password-stdin",
+                 stdin="a-long-password\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    no_customer = _run(tmp_path, "users", "create", "--username", "c", "--role", "customer", "--password-stdin",
+                       stdin="a-long-password\n")
+    assert no_customer.returncode == 1
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.connect() as conn:
+        row = conn.execute(select(Account.role, Account.password_hash).where(Account.username == "shop")).one()
+    engine.dispose()
+    assert row.role == "integrator" and row.password_hash.startswith("$argon2")
+
+
+def test_audit_verify_command(tmp_path: Path) -> None:
+    assert _run(tmp_path, "audit", "verify").returncode == 1  # no file yet
+    from api.audit import AuditLog
+
+    log = AuditLog(tmp_path / "audit.log")
+    for i in range(3):
+        log.record("e", n=i)
+    assert _run(tmp_path, "db", "upgrade").returncode == 0
+    ok = _run(tmp_path, "audit", "verify")
+    assert ok.returncode == 0 and "3 entries" in ok.stdout
+    lines = (tmp_path / "audit.log").read_text().splitlines()
+    (tmp_path / "audit.log").write_text("\n".join([lines[0], lines[2]]) + "\n")
+    broken = _run(tmp_path, "audit", "verify")
+    assert broken.returncode == 1 and "line 2" in broken.stderr

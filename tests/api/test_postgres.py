@@ -1,0 +1,64 @@
+"""The same flow against the real PostgreSQL server on 127.0.0.1:5432, in a throw-away schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from api.commands import audit_verify
+from tests.api.conftest import make_settings
+from tests.api.fakes import FailingCrew, FakeCrew
+
+BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MakeAccount = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(BASE_URL)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError:
+        engine.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {BASE_URL}")
+    try:
+        yield f"{BASE_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_request_case_and_audit_on_postgres(pg_url: str, tmp_path: Path, client_for: Callable[..., TestClient],
+                                            make_account: MakeAccount) -> None:
+    settings = make_settings(tmp_path, database_url=pg_url)
+    client = client_for(settings, FakeCrew())
+    headers = make_account(client, "alice", "customer", "cust-a")
+    body = client.post("/support/request", json={"message": "<b>charged</b> twice", "context": {"plan": "pro"}},
+                       headers=headers).json()
+    case = client.get(f"/support/cases/{body['case_id']}", headers=headers).json()
+    assert case["sanitised"] is True and case["messages"][0]["text"] == "charged twice"
+    assert client.get("/support/cases", params={"status": "answered"}, headers=headers).json()["total"] == 1
+    staff = make_account(client, "sam", "staff")
+    assert client.get("/support/status", headers=staff).json()["routing_counts"] == {"billing": 1}
+    assert client.get("/readyz").status_code == 200
+
+    failing = client_for(settings, FailingCrew())
+    response = failing.post("/support/request", json={"message": "x"}, headers=headers)
+    assert response.status_code == 502
+    failed = client.get(f"/support/cases/{response.headers['x-case-id']}", headers=headers).json()
+    assert failed["status"] == "failed"
+
+    class Args:
+        file = None
+
+    assert audit_verify(Args(), settings) == 0  # type: ignore[arg-type]

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from jose import jwt
+
+from security.passwords import hash_password, verify_password
+from security.redact import redact
+from security.tokens import InvalidToken, create_access_token, decode_access_token
+
+SECRET = "s" * 40
+
+
+def test_argon2_hashing_works_with_the_installed_backends() -> None:
+    # passlib + bcrypt 5 fails at the first hash (GUIDE section 2); argon2 must not.
+    hashed = hash_password("a" * 100)  # longer than bcrypt's 72-byte limit
+    assert hashed.startswith("$argon2")
+    assert verify_password("a" * 100, hashed)
+    assert not verify_password("a" * 99, hashed)
+    assert not verify_password("x", None)
+    assert not verify_password("x", "not-a-hash")
+
+
+def test_token_round_trip_and_claims() -> None:
+    token, lifetime = create_access_token(subject="u", role="integrator", customer_id=None, secret=SECRET,
+                                          algorithm="HS256", expires_minutes=5)
+    claims = decode_access_token(token, secret=SECRET, algorithm="HS256")
+    assert (claims.sub, claims.role, claims.customer_id, lifetime) == ("u", "integrator", None, 300)
+
+
+@pytest.mark.parametrize("mutation", ["expired", "wrong_secret", "alg_swap", "bad_role"])
+def test_tokens_rejected(mutation: str) -> None:
+    now = datetime.now(UTC)
+    claims = {"sub": "u", "role": "customer", "jti": "j", "iat": int(now.timestamp()),
+              "exp": int((now + timedelta(minutes=5)).timestamp())}
+    secret, algorithm = SECRET, "HS256"
+    if mutation == "expired":
+        claims["exp"] = int((now - timedelta(seconds=5)).timestamp())
+    elif mutation == "wrong_secret":
+        secret = "t" * 40
+    elif mutation == "alg_swap":
+        algorithm = "HS384"
+    else:
+        claims["role"] = "root"
+    with pytest.raises(InvalidToken):
+        decode_access_token(jwt.encode(claims, secret, algorithm=algorithm), secret=SECRET, algorithm="HS256")
+
+
+def test_redact_emails_and_cards() -> None:
+    text = "mail jane.doe+x@example.co.uk card 4111 1111 1111 1111 or 5500-0000-0000-0004, order 12345"
+    out = redact(text)
+    assert "example" not in out and "4111" not in out and "5500" not in out
+    assert out.count("[email]") == 1 and out.count("[card]") == 2 and "12345" in out
