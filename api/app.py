@@ -13,9 +13,11 @@ from api.audit import AuditLog
 from api.crew_holder import CrewHolder
 from api.db import make_engine, make_session_factory
 from api.errors import install_error_handlers
-from api.escalation import EscalationHook, LogOnlyEscalation
+from api.escalation import EscalationHook
 from api.logging_setup import LogSetup
 from api.middleware import RequestContextMiddleware
+from api.oncall import routes as oncall_routes
+from api.oncall.service import OncallService
 from api.principals import PrincipalCache
 from api.ratelimit import RateLimits
 from api.routes import admin, auth, cases, health, status, support
@@ -35,6 +37,8 @@ def create_app(
     session_factory = make_session_factory(engine)
     audit = AuditLog(settings.audit_log_file, engine)
     crew_holder = CrewHolder(crew)
+    # Another hook (tests) pages by itself; the outbox's reconcile sweep would page its cases twice.
+    oncall = OncallService(settings, session_factory, audit, reconcile=escalation_hook is None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,9 +48,11 @@ def create_app(
         limiter = to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.crew_max_workers)
         crew_holder.start_loading(settings)
+        oncall.start()
         try:
             yield
         finally:
+            oncall.stop()
             engine.dispose()
             logs.close()
 
@@ -65,10 +71,11 @@ def create_app(
     )
     app.state.crew_holder = crew_holder
     app.state.principals = PrincipalCache()
-    app.state.escalation_hook = escalation_hook or LogOnlyEscalation()
+    app.state.oncall = oncall
+    app.state.escalation_hook = escalation_hook or oncall.pager
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, audit=audit)
-    for module in (auth, support, cases, status, admin, health):
+    for module in (auth, support, cases, oncall_routes, status, admin, health):
         app.include_router(module.router)
     return app

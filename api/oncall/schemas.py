@@ -1,0 +1,76 @@
+"""Request and response bodies of the on-call endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="Plain text; markup is removed")
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["acknowledged", "in_progress", "resolved"]
+
+
+class QueueItem(BaseModel):
+    case_id: str
+    status: str
+    priority: str | None
+    category: str | None
+    customer_id: str
+    emergency: bool
+    auto_emergency: bool
+    summary: str = Field(description="Priority, category and route only; never message text")
+    created_at: datetime
+    age_seconds: float
+    first_response_due_at: datetime = Field(description="created_at + the KB-031 response time of the priority")
+    time_to_breach_seconds: float | None = Field(description="Negative once breached; null once acknowledged")
+    breached: bool
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    repages: int
+    pages_delivered: int
+    pages_pending: int
+
+
+class QueueOut(BaseModel):
+    items: list[QueueItem]
+    total: int
+    limit: int
+    offset: int
+    generated_at: datetime
+
+
+class PageOut(BaseModel):
+    id: str
+    case_id: str
+    idempotency_key: str
+    target: str
+    series: int
+    reason: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+
+
+class PagesOut(BaseModel):
+    items: list[PageOut]
+    total: int
+    limit: int
+    offset: int
+    counts: dict[str, int] = Field(description="All pages by status")
+    webhook_configured: bool
+    secondary_webhook_configured: bool
