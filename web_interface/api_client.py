@@ -269,6 +269,7 @@ class QueueItem(_ApiModel):
     customer_id: str | None = None
     age_seconds: float | None = None
     time_to_breach_seconds: float | None = None
+    breached: bool = False
     acknowledged_by: str | None = None
     summary: str | None = None
     created_at: datetime | None = None

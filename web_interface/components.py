@@ -64,17 +64,19 @@ def answer_card(answer: SupportAnswer) -> None:
         if answer.degraded:
             st.warning(
                 "This answer was produced in a reduced mode and may be less complete than usual. "
-                "Reply on the case if it does not solve your problem.",
+                "If it does not solve your problem, add a message to the case under My cases.",
                 icon=":material/warning:",
             )
-        st.markdown(answer.response)
         agent = AGENT_LABELS.get(answer.agent_type, label(answer.agent_type))
-        st.markdown(
-            f"**Answered by** {agent} &nbsp;·&nbsp; **Priority** {priority_badge(answer.priority)} "
+        meta, case = st.columns(2, vertical_alignment="center")
+        meta.markdown(
+            f"**Answered by** {agent}  \n**Priority** {priority_badge(answer.priority)} "
             f"&nbsp;·&nbsp; **Status** {label(answer.status)}"
         )
-        st.caption("Case ID (use the copy button to keep it)")
-        st.code(answer.case_id, language=None)
+        with case:
+            st.caption("Case ID (point at it to copy)")
+            st.code(answer.case_id, language=None)
+        st.markdown(answer.response)
         if answer.citations:
             st.caption("Help articles used for this answer")
             for citation in answer.citations:

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "ask_notice": None,  # why the Submit click did not send anything
     "ask_error": None,  # why the last request failed, shown under the form
     "case_id": None,  # case opened on My cases
+    "cases_notice": None,  # confirmation of the last follow-up sent on My cases
     "oncall_case_id": None,  # case opened on the on-call page
     "oncall_notice": None,  # (kind, sentence) about the last staff action
 }

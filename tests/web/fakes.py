@@ -85,8 +85,15 @@ class FakeSupportApi:
         self.next_answer = answer()
         self.cases = [case("case-0001"), case("case-0002", status="escalated", emergency=True, priority="urgent")]
         self.queue = [
-            QueueItem(case_id="case-0003", status="escalated", priority="high", age_seconds=600),
-            QueueItem(case_id="case-0002", status="escalated", priority="urgent", emergency=True, age_seconds=30),
+            QueueItem(case_id="case-0003", status="escalated", priority="high", age_seconds=600, breached=True),
+            QueueItem(
+                case_id="case-0002",
+                status="escalated",
+                priority="urgent",
+                emergency=True,
+                age_seconds=30,
+                time_to_breach_seconds=270,
+            ),
         ]
         self.report = StatusReport(
             agents=[

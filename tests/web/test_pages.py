@@ -242,6 +242,15 @@ def test_my_cases_lists_the_customers_cases_and_a_thread(fake_api: FakeSupportAp
     assert fake_api.calls[-1] == ("get_case", {"token": "token-customer", "case_id": "case-0002"})
 
 
+def test_customer_adds_a_follow_up_to_a_case(fake_api: FakeSupportApi) -> None:
+    at = page("my_cases")
+    at.text_area[0].input("The refund has still not arrived.")
+    at.button[-1].click().run()
+    assert not at.exception
+    assert ("reply", {"case_id": "case-0001", "text": "The refund has still not arrived."}) in fake_api.calls
+    assert at.success[0].value == "Your message was added to the case."
+
+
 def test_my_cases_error_is_a_sentence(fake_api: FakeSupportApi) -> None:
     fake_api.failures["list_cases"] = ServiceUnavailableError()
     at = page("my_cases")
@@ -290,6 +299,7 @@ def test_oncall_queue_puts_emergencies_first(fake_api: FakeSupportApi) -> None:
     assert list(queue["Case"]) == ["case-0002", "case-0003"]
     assert list(queue["Age"]) == ["30 s", "10 min"]
     assert list(queue["Emergency"]) == ["Yes", ""]
+    assert list(queue["Respond within"]) == ["4 min", "Overdue"]
 
 
 def test_oncall_open_reply_and_change_status(fake_api: FakeSupportApi) -> None:

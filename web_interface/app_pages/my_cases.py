@@ -10,6 +10,8 @@ import streamlit as st
 from web_interface import components, session
 from web_interface.api_client import ApiError, Role
 
+CLOSED = {"resolved"}  # no follow-ups on a resolved case: a new request opens a new case
+
 session.init_state()
 auth = session.current_auth()
 if auth is None:
@@ -70,3 +72,22 @@ except ApiError as exc:
 with st.container(border=True):
     components.case_header(case)
     components.case_thread(case)
+    if st.session_state["cases_notice"]:
+        st.success(st.session_state["cases_notice"], icon=":material/check_circle:")
+        st.session_state["cases_notice"] = None
+    if case.status not in CLOSED:
+        with st.form("case_follow_up", clear_on_submit=True, border=False):
+            follow_up = st.text_area(
+                "Add a message to this case", max_chars=session.settings().max_message_length, height=100
+            )
+            if st.form_submit_button("Send", icon=":material/send:"):
+                if not follow_up.strip():
+                    st.warning("Write a message first.")
+                else:
+                    try:
+                        session.api().reply(auth.access_token, case.case_id, follow_up.strip())
+                    except ApiError as exc:
+                        session.show_error(exc)
+                    else:
+                        st.session_state["cases_notice"] = "Your message was added to the case."
+                        st.rerun()

@@ -22,6 +22,14 @@ def _sort_key(item: QueueItem) -> tuple[int, int, float]:
     return (not item.emergency, PRIORITY_ORDER.get(item.priority or "", 9), -(item.age_seconds or 0))
 
 
+def _breach(item: QueueItem) -> str:
+    if item.breached:
+        return "Overdue"
+    if item.time_to_breach_seconds is None:
+        return "—"  # acknowledged: the response-time clock has stopped
+    return components.age(item.time_to_breach_seconds)
+
+
 @st.fragment(run_every=QUEUE_REFRESH_SECONDS)
 def queue(auth: AuthSession) -> None:
     try:
@@ -47,7 +55,7 @@ def queue(auth: AuthSession) -> None:
                 "Priority": components.priority_label(item.priority),
                 "Status": components.label(item.status),
                 "Age": components.age(item.age_seconds, item.created_at),
-                "Breach in": components.age(item.time_to_breach_seconds) if item.time_to_breach_seconds else "—",
+                "Respond within": _breach(item),
                 "Customer": item.customer_id or "",
                 "Acknowledged by": item.acknowledged_by or "",
             }
