@@ -1,0 +1,27 @@
+"""What every scenario gets: a working directory, the account template and the run's size (full or quick)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.bench.api_process import Account, AccountTemplate
+
+INTEGRATOR = "bench-integrator"
+# One integrator acts for every simulated customer (it must name the customer_id, which is the limit key).
+ACCOUNTS = (Account(INTEGRATOR, "integrator"),)
+
+
+@dataclass(frozen=True)
+class BenchContext:
+    workdir: Path
+    accounts: AccountTemplate
+    quick: bool
+
+    def scenario_dir(self, name: str) -> Path:
+        return self.workdir / name
+
+
+def target(name: str, wanted: str, measured: float | int | str, met: bool) -> dict[str, object]:
+    """One target line of a scenario, measured value beside the wanted one."""
+    return {"target": name, "wanted": wanted, "measured": measured, "met": met}

@@ -1,0 +1,1 @@
+"""One module per scenario; each exposes `run(ctx) -> dict` (levels, targets and notes)."""
