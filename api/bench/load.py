@@ -54,13 +54,19 @@ def closed_level(api: ApiProcess, load: ClosedLoad, requests: list[dict[str, Any
     after = api.sample()
     ok = [s for s in samples if s.status == 200]
     window_end = min(load.duration, max((s.finished for s in samples), default=0.0))
+    steady = steady_throughput(samples, load.warmup, window_end)
+    in_window = steady * max(0.0, window_end - load.warmup)
+    # A steady window needs at least one full round of answers; when latency outgrows the run (e.g. 128
+    # clients against a saturated server) fall back to the whole run, drain included.
+    throughput, method = (steady, "steady-window") if in_window >= load.concurrency else (
+        len(ok) / max(elapsed, 1e-9), "whole-run")
     level: dict[str, Any] = {
         "concurrency": load.concurrency,
         "requests": len(samples),
         "ok": len(ok),
         "errors": errors_by_status(samples),
-        "throughput_rps": round(steady_throughput(samples, load.warmup, window_end)
-                                or len(ok) / max(elapsed, 1e-9), 2),
+        "throughput_rps": round(throughput, 2),
+        "throughput_method": method,
         **latency_summary(samples),
         "cpu_ms_per_request": round((after.cpu_seconds - before.cpu_seconds) * 1000 / max(1, len(samples)), 1),
         "cpu_utilisation": round((after.cpu_seconds - before.cpu_seconds) / max(elapsed, 1e-9), 2),

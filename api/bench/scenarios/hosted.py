@@ -29,7 +29,7 @@ def delay(quick: bool) -> float:
 def loads(quick: bool) -> list[ClosedLoad]:
     if quick:
         return [ClosedLoad(concurrency=2, duration=1.5, warmup=0.3, max_requests=10)]
-    return [ClosedLoad(c, duration=24.0, warmup=8.0, max_requests=6000) for c in (8, 32, 128)]
+    return [ClosedLoad(c, duration=20.0, warmup=6.0, max_requests=6000) for c in (8, 32, 128)]
 
 
 def _env(server: FakeLLMServer, hosted_classifier: bool) -> dict[str, str]:

@@ -15,7 +15,7 @@ IDLE_SETTLE_SECONDS = 1.0
 
 
 def run(ctx: BenchContext) -> dict[str, Any]:
-    starts = 1 if ctx.quick else 3
+    starts = 1 if ctx.quick else 2
     ready, listening, rss, processes = [], [], [], 0
     for attempt in range(starts):
         with ApiProcess(ctx.scenario_dir(f"startup-{attempt}"), ctx.accounts) as api:
