@@ -29,6 +29,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install
+	sh scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest
 
 clean:
