@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     oncall_delivery_timeout_seconds: float = Field(default=5.0, gt=0)
     oncall_worker_poll_seconds: float = Field(default=0.2, gt=0)
     auto_emergency_enabled: bool = True
-    auto_emergency_categories: list[str] = Field(default_factory=lambda: ["escalation"])
+    auto_emergency_categories: list[str] = Field(default_factory=lambda: ["escalation", "technical"])
     auto_emergency_min_priority: Literal["low", "medium", "high", "urgent"] = "urgent"
     public_base_url: str = "http://localhost:8501"
 

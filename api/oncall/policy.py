@@ -47,9 +47,9 @@ def priority_rank(priority: str | None) -> int:
 def is_auto_emergency(classification: Classification, settings: Settings) -> bool:
     """The documented rule: enabled, the category is listed, and the priority is at least the minimum.
 
-    Defaults: category `escalation` at priority `urgent` (the classifier gives that to fraud, a hacked
-    account, a lost card, safety risks and legal deadlines). Add `technical` to AUTO_EMERGENCY_CATEGORIES
-    to also page for urgent outages.
+    Defaults: categories `escalation` and `technical` at priority `urgent`. The local classifier gives
+    `urgent` to fraud, a hacked account, a lost card, safety risks and legal deadlines (escalation) and to
+    outages that affect many users (technical); an ordinary "urgent, my app crashes" is only `high`.
     """
     if not settings.auto_emergency_enabled:
         return False

@@ -143,3 +143,26 @@ def test_rejects_a_threshold_outside_zero_to_one() -> None:
 def test_light_stem_merges_inflections() -> None:
     assert light_stem("charges") == light_stem("charged") == light_stem("charging") == light_stem("charge")
     assert light_stem("cancelling") == light_stem("cancel")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Your service is down for all 300 users in our company since this morning",
+        "Outage: nobody in our office can log in, the whole team is blocked",
+    ],
+)
+def test_an_outage_hitting_many_users_is_an_urgent_technical_case(router: LocalRouter, message: str) -> None:
+    # Urgent technical cases page on-call by default (AUTO_EMERGENCY_CATEGORIES), so this must hold.
+    result = router.classify(message)
+    assert (result.category, result.priority) == (Category.TECHNICAL, Priority.URGENT)
+
+
+def test_one_crashing_app_is_high_not_urgent(router: LocalRouter) -> None:
+    # An ordinary problem written in capitals must not wake the on-call person.
+    assert router.classify("URGENT: the app crashes every time I open it").priority is Priority.HIGH
+
+
+def test_a_safety_hazard_is_an_urgent_escalation(router: LocalRouter) -> None:
+    result = router.classify("There is smoke coming from the charger you sold me")
+    assert (result.category, result.priority) == (Category.ESCALATION, Priority.URGENT)

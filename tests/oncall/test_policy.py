@@ -45,7 +45,11 @@ def test_auto_emergency_rule(tmp_path: Path) -> None:
     settings = fast_settings(tmp_path)
     assert is_auto_emergency(rated(Category.ESCALATION, Priority.URGENT), settings)
     assert not is_auto_emergency(rated(Category.ESCALATION, Priority.HIGH), settings)
-    assert not is_auto_emergency(rated(Category.TECHNICAL, Priority.URGENT), settings)
+    assert is_auto_emergency(rated(Category.TECHNICAL, Priority.URGENT), settings)  # an outage for many
+    assert not is_auto_emergency(rated(Category.TECHNICAL, Priority.HIGH), settings)
+    assert not is_auto_emergency(rated(Category.BILLING, Priority.URGENT), settings)
+    narrow = fast_settings(tmp_path, auto_emergency_categories=["escalation"])
+    assert not is_auto_emergency(rated(Category.TECHNICAL, Priority.URGENT), narrow)
     wider = fast_settings(tmp_path, auto_emergency_min_priority="high", auto_emergency_categories=["technical"])
     assert is_auto_emergency(rated(Category.TECHNICAL, Priority.HIGH), wider)
     assert not is_auto_emergency(rated(Category.TECHNICAL, Priority.HIGH),
