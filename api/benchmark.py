@@ -56,8 +56,10 @@ class InstantCrew:
         emergency: bool = False,
         history: Sequence[ThreadMessage] = (),
         context: Mapping[str, Any] | None = None,
+        classification: Classification | None = None,
     ) -> SupportResult:
-        return SupportResult(reply="Done.", agent_type=Route.BILLING, classification=self.classify(message))
+        return SupportResult(reply="Done.", agent_type=Route.BILLING,
+                             classification=classification or self.classify(message))
 
 
 def create_instant_app() -> Any:

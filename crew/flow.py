@@ -4,7 +4,10 @@
                       └─> "complex" ─────────────────────────────────────────> answer_complex
 
 A caller may force a route (the classification still runs and is recorded); `emergency=True` forces
-escalation. One `SupportFlow` per request: a Flow holds its run's state. The crews it builds share the
+escalation. A caller that already classified the message (the API's auto-emergency check) passes the
+`classification` in: `classify` then takes it as is instead of running the classifier crew again (with a
+hosted classifier that is one model call saved per request), and the @router still decides the route.
+One `SupportFlow` per request: a Flow holds its run's state. The crews it builds share the
 process-wide `CrewParts`. Import only after `crew.bootstrap.load_crewai(settings)`.
 """
 
@@ -71,6 +74,10 @@ class SupportFlow(Flow[SupportState]):
 
     @start()
     def classify(self) -> Classification:
+        if self.state.classification is not None:
+            # Classified by the caller already: reuse it (recorded in the result like our own).
+            self.state.stage_seconds["classify"] = 0.0
+            return self.state.classification
         started = time.perf_counter()
         output = kickoff(ClassifierCrew(self._parts).crew(), {"message": self.state.message})
         classification = output.pydantic

@@ -98,4 +98,9 @@ class SupportCrew(Protocol):
         emergency: bool = False,
         history: Sequence[ThreadMessage] = (),
         context: Mapping[str, Any] | None = None,
-    ) -> SupportResult: ...
+        classification: Classification | None = None,
+    ) -> SupportResult:
+        """Answer one message. `classification`: the caller's own `classify(message)` result, if it already
+        has one (the API's auto-emergency check): the flow then routes on it instead of classifying again,
+        which with a hosted classifier is a second paid model call per request."""
+        ...

@@ -191,15 +191,18 @@ class SupportDesk:
         emergency: bool = False,
         history: Sequence[ThreadMessage] = (),
         context: Mapping[str, Any] | None = None,
+        classification: Classification | None = None,
     ) -> SupportResult:
         from crew.crews import fence
 
         started = time.perf_counter()
-        inputs = {
+        inputs: dict[str, Any] = {
             "message": fence(message),
             "history": fence(format_history(history, context)),
             "forced_route": Route(route).value,
             "emergency": emergency,
+            # Given: the flow routes on it and records it, without a second classifier kickoff.
+            "classification": classification,
         }
         meter = RequestMeter(local_model_name=self.models.local.model)
         degraded, reason = False, None

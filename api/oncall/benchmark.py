@@ -55,9 +55,10 @@ class InstantCrew:
         emergency: bool = False,
         history: Sequence[ThreadMessage] = (),
         context: Mapping[str, Any] | None = None,
+        classification: Classification | None = None,
     ) -> SupportResult:
         return SupportResult(reply="A person has been alerted.", agent_type=Route.ESCALATION,
-                             classification=self.classify(message))
+                             classification=classification or self.classify(message))
 
 
 def create_instant_app() -> Any:

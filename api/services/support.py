@@ -114,7 +114,8 @@ def run_support_request(call: SupportCall, user: Principal, body: SupportRequest
         call.audit.record("input_sanitised", actor=user.username, role=user.role.value, customer_id=customer_id,
                           fields=list(clean.changed_fields), request_id=ctx.request_id)
     # Rated an urgent escalation by the classifier: handled as an emergency too (api/oncall/auto_emergency.py).
-    auto = not body.emergency and detect_auto_emergency(call.crew, clean.message, call.settings)
+    check = None if body.emergency else detect_auto_emergency(call.crew, clean.message, call.settings)
+    auto = check is not None and check.emergency
     emergency = body.emergency or auto
     if auto:
         effective_route = Route.ESCALATION
@@ -130,7 +131,9 @@ def run_support_request(call: SupportCall, user: Principal, body: SupportRequest
 
     started = time.perf_counter()
     try:
-        result = call.crew.handle(clean.message, route=effective_route, emergency=emergency, context=clean.context)
+        # The check's classification is reused: the crew does not classify the same message twice.
+        result = call.crew.handle(clean.message, route=effective_route, emergency=emergency, context=clean.context,
+                                  classification=check.classification if check is not None else None)
     except Exception as exc:
         latency = (time.perf_counter() - started) * 1000
         code = exc.code if isinstance(exc, AppError) else "crew_error"

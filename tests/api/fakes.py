@@ -34,11 +34,14 @@ class FakeCrew:
         emergency: bool = False,
         history: Sequence[ThreadMessage] = (),
         context: Mapping[str, Any] | None = None,
+        classification: Classification | None = None,
     ) -> SupportResult:
-        self.calls.append({"message": message, "route": route, "emergency": emergency, "context": context})
+        self.calls.append({"message": message, "route": route, "emergency": emergency, "context": context,
+                           "classification": classification})
         if self.block_on and self.block_on in message:
             self.release.wait(30)
-        classification = self.classify(message)
+        # Like the real desk: a classification handed in is used, not made again.
+        classification = classification or self.classify(message)
         taken = classification.route() if route is Route.AUTO else route
         return SupportResult(
             reply=self.reply,

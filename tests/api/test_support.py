@@ -29,6 +29,19 @@ def test_forced_routes(client: TestClient, make_account: MakeAccount, fake_crew:
     assert fake_crew.calls[-1]["route"] == Route(route)
 
 
+def test_a_request_is_classified_once_and_the_crew_gets_that_classification(
+    client: TestClient, make_account: MakeAccount, fake_crew: FakeCrew
+) -> None:
+    headers = make_account(client, "alice", "customer", "cust-a")
+    before = fake_crew.classify_calls
+    response = client.post("/support/request", json={"message": "my invoice is wrong"}, headers=headers)
+    assert response.status_code == 200
+    # The auto-emergency check classifies; the crew reuses it (a hosted classifier would cost a second call).
+    assert fake_crew.classify_calls == before + 1
+    given = fake_crew.calls[-1]["classification"]
+    assert given is not None and given.category.value == response.json()["category"]
+
+
 def test_classify_creates_no_case(client: TestClient, make_account: MakeAccount) -> None:
     headers = make_account(client, "alice", "customer", "cust-a")
     response = client.post("/support/classify", json={"message": "my invoice is wrong"}, headers=headers)

@@ -29,6 +29,32 @@ def test_a_double_charge_gets_a_billing_reply_with_citations(local_desk) -> None
     assert {"classify", "answer", "total"} <= set(result.stage_seconds)
 
 
+def test_a_given_classification_is_used_without_classifying_again(local_desk) -> None:
+    from crew.models import Classification, Priority
+
+    given = Classification(category=Category.TECHNICAL, priority=Priority.HIGH, confidence=0.77, is_complex=False,
+                           signals=["from the caller"])
+    result = local_desk.handle("I was charged twice this month", classification=given)
+    # The router routed on the caller's classification (technical, although the text is about billing) ...
+    assert result.agent_type is Route.TECHNICAL
+    assert result.classification == given
+    # ... and no classifier call was made: only the specialist's tool call and answer.
+    assert result.model_calls == 2
+    assert result.stage_seconds["classify"] == 0.0
+
+
+def test_a_given_classification_still_yields_to_a_forced_route_and_emergency(local_desk) -> None:
+    from crew.models import Classification, Priority
+
+    given = Classification(category=Category.BILLING, priority=Priority.LOW, confidence=0.9, is_complex=False)
+    assert local_desk.handle("Where is my invoice?", route=Route.GENERAL, classification=given).agent_type is (
+        Route.GENERAL
+    )
+    assert local_desk.handle("Where is my invoice?", emergency=True, classification=given).agent_type is (
+        Route.ESCALATION
+    )
+
+
 def test_a_lawyer_threat_is_escalated(local_desk) -> None:
     result = local_desk.handle("This is unacceptable. My lawyer will be in touch and I will sue you.")
     assert result.agent_type is Route.ESCALATION

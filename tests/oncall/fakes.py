@@ -33,9 +33,11 @@ class RecordingCrew:
         emergency: bool = False,
         history: Sequence[ThreadMessage] = (),
         context: Mapping[str, Any] | None = None,
+        classification: Classification | None = None,
     ) -> SupportResult:
-        self.calls.append({"message": message, "route": route, "emergency": emergency, "history": list(history)})
-        classification = self.classify(message)
+        self.calls.append({"message": message, "route": route, "emergency": emergency, "history": list(history),
+                           "classification": classification})
+        classification = classification or self.classify(message)
         taken = Route.ESCALATION if emergency else (classification.route() if route is Route.AUTO else route)
         reply = EMERGENCY_REPLY if emergency else f"Answer to: {message} (seen {len(history)} earlier messages)"
         return SupportResult(reply=reply, agent_type=taken, classification=classification,
