@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -9,17 +12,50 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import api.oncall.models  # noqa: F401 - registers the on-call tables on Base, as api/migrations/env.py does
 from api.db import alembic_config, upgrade_database
 from api.models import Base
 
+ONCALL_TABLES = {"oncall_pages", "oncall_cases"}
+
 
 def test_migrations_match_models_and_downgrade(tmp_path: Path) -> None:
+    # Without the on-call models on Base, compare_metadata would not see (or would want to drop) their tables.
+    assert ONCALL_TABLES <= set(Base.metadata.tables)
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade_database(url)
     engine = create_engine(url)
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    assert ONCALL_TABLES <= set(inspect(engine).get_table_names())
     command.downgrade(alembic_config(url), "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     upgrade_database(url)  # and up again
     engine.dispose()
+
+
+ENV_TABLES_SCRIPT = """
+import json
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+from api.db import alembic_config
+
+config = alembic_config("sqlite://")
+script = ScriptDirectory.from_config(config)
+seen = []
+
+def capture(revision, context):
+    seen.extend(context.opts["target_metadata"].tables)
+    return []
+
+with EnvironmentContext(config, script, fn=capture, as_sql=True):
+    script.run_env()
+print(json.dumps(sorted(seen)))
+"""
+
+
+def test_migration_env_targets_the_oncall_tables_on_its_own() -> None:
+    # A fresh interpreter that imports nothing but api.db: what `alembic revision --autogenerate` would see.
+    done = subprocess.run([sys.executable, "-c", ENV_TABLES_SCRIPT], capture_output=True, text=True, check=True,
+                          timeout=120)
+    assert ONCALL_TABLES <= set(json.loads(done.stdout.strip().splitlines()[-1]))
