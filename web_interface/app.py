@@ -6,14 +6,17 @@ Started by `support-desk ui` (see `web_interface/commands.py`). It talks to the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from web_interface import session
 from web_interface.api_client import ApiError, AuthSession, Role
 
 # Not "pages/": Streamlit would treat that folder as an old-style multipage app beside st.navigation.
 PAGES = Path(__file__).parent / "app_pages"
+WIDE_PAGES = frozenset({"oncall"})  # url paths drawn in the wide layout
 
 
 def _sidebar(auth: AuthSession | None) -> None:
@@ -43,7 +46,7 @@ def _sidebar(auth: AuthSession | None) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Support desk", page_icon=":material/support_agent:", layout="centered")
+    st.set_page_config(page_title="Support desk", page_icon=":material/support_agent:")
     session.init_state()
     auth = session.current_auth()
     _sidebar(auth)
@@ -58,10 +61,29 @@ def main() -> None:
         if auth.is_staff:
             # The API shows the desk's health to staff only.
             pages.append(st.Page(PAGES / "status.py", title="Status", icon=":material/monitoring:", url_path="status"))
-            pages.append(
-                st.Page(PAGES / "oncall.py", title="On-call", icon=":material/notifications_active:", url_path="oncall")
-            )
-    st.navigation(pages).run()
+    if auth is not None and auth.is_staff:
+        pages.append(_oncall_page("visible"))
+    elif auth is None and st.query_params.get("case"):
+        # A page's link (`/oncall?case=<id>`, api/oncall/payload.py) opened before signing in: the page must
+        # exist, hidden, or Streamlit falls back to the default page and the link (path and `?case=`) is lost.
+        # There it asks for a staff sign-in, whose rerun keeps the URL and so opens the case.
+        pages.append(_oncall_page("hidden"))
+    page = st.navigation(pages)
+    # Wide for the on-call queue's eight columns, which the centred layout cuts off at 1280x800. Set here, once
+    # per run: a second layout in the same run (say the page's own) can be dropped, because the browser checks
+    # each against its layout before the first has been applied.
+    st.set_page_config(layout="wide" if page.url_path in WIDE_PAGES else "centered")
+    page.run()
+
+
+def _oncall_page(visibility: Literal["visible", "hidden"]) -> StreamlitPage:
+    return st.Page(
+        PAGES / "oncall.py",
+        title="On-call",
+        icon=":material/notifications_active:",
+        url_path="oncall",
+        visibility=visibility,
+    )
 
 
 if __name__ == "__main__":  # Streamlit runs the entry script as __main__

@@ -18,6 +18,9 @@ AGENT_LABELS = {
 # Colours for Streamlit's markdown badges. Text and colour, no emoji: emoji need a colour-emoji font that
 # many servers' and kiosks' browsers (and headless Chromium) do not have.
 PRIORITY_COLOURS = {"urgent": "red", "high": "orange", "medium": "blue", "low": "green"}
+# By `emergency_source`: the case header's badge, and the queue's short column (the queue must fit 1280 wide).
+EMERGENCY_BADGES = {"customer": "Emergency (flagged by customer)", "detected": "Emergency (detected)"}
+EMERGENCY_COLUMN = {"customer": "By customer", "detected": "Detected"}
 # Thread authors -> the avatar Streamlit's chat messages understand ("user"/"assistant") or an icon.
 AUTHOR_AVATARS = {"customer": "user", "agent": "assistant", "ai": "assistant", "staff": ":material/support_agent:"}
 
@@ -89,8 +92,19 @@ def answer_card(answer: SupportAnswer) -> None:
                         st.caption(f"Article {citation.article_id}")
 
 
+def emergency_source(emergency: bool, auto_emergency: bool) -> str | None:
+    """Who called it an emergency: the customer's checkbox ("customer"), or the desk's rule for urgent escalations
+    ("detected", api/oncall/policy.py). Staff need to tell them apart: a detected one may be a misclassification."""
+    if emergency:
+        return "customer"
+    if auto_emergency:
+        return "detected"
+    return None
+
+
 def case_header(case: CaseDetail) -> None:
-    emergency = " :red-badge[:material/emergency: Emergency]" if case.emergency else ""
+    source = emergency_source(case.emergency, case.auto_emergency)
+    emergency = f" :red-badge[:material/emergency: {EMERGENCY_BADGES[source]}]" if source else ""
     st.markdown(f"**Case `{case.case_id}`** · {label(case.status)} · {priority_badge(case.priority)}{emergency}")
     details = [
         f"customer {case.customer_id}" if case.customer_id else "",

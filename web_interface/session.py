@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "case_id": None,  # case opened on My cases
     "cases_notice": None,  # confirmation of the last follow-up sent on My cases
     "oncall_case_id": None,  # case opened on the on-call page
+    "oncall_linked": None,  # the `?case=` of a page's link, once opened: a link opens its case once, not every rerun
     "oncall_notice": None,  # (kind, sentence) about the last staff action
 }
 
@@ -68,7 +69,7 @@ def sign_in(username: str, password: str) -> None:
 
 
 def sign_out() -> None:
-    for key in ("auth", "last_answer", "last_fingerprint", "pending", "case_id", "oncall_case_id"):
+    for key in ("auth", "last_answer", "last_fingerprint", "pending", "case_id", "oncall_case_id", "oncall_linked"):
         st.session_state[key] = DEFAULTS[key]
 
 

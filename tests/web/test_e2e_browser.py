@@ -1,8 +1,8 @@
 """End to end in a real browser: the real API and the real Streamlit server on loopback, driven by Debian's
 headless Chromium through Playwright.
 
-Screenshots (1280x800) go to `test-artifacts/screenshots/` on every run. To refresh the ones committed under
-`docs/screenshots/` (shown in the README), run:
+Screenshots (1280x800; the answer card 1280 wide and as tall as the page) go to `test-artifacts/screenshots/` on
+every run. To refresh the ones committed under `docs/screenshots/` (shown in the README), run:
 
     UPDATE_DOCS_SCREENSHOTS=1 .venv/bin/python -m pytest tests/web/test_e2e_browser.py
 
@@ -176,15 +176,26 @@ def page(desk: Desk, chromium: Path) -> Iterator[Page]:
             browser.close()
 
 
-def shot(page: Page, name: str) -> Path:
-    """Save a 1280x800 screenshot for people to look at; also refresh docs/ when asked to."""
+def shot(page: Page, name: str, *, whole_page: bool = False) -> Path:
+    """Save a 1280x800 screenshot for people to look at; also refresh docs/ when asked to.
+
+    `whole_page`: 1280 wide and as tall as the page, for a page whose point is below the fold.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     settle(page)
+    if whole_page:
+        # Playwright's full_page does not help: Streamlit scrolls its main area, not the document, so the
+        # document is one viewport high. Growing the viewport to the main area's height does the same job.
+        height = int(page.get_by_test_id("stMain").evaluate("main => main.scrollHeight"))
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
+        settle(page)
     if page.get_by_test_id("stDataFrame").count() or page.get_by_test_id("stVegaLiteChart").count():
         # Tables and charts are drawn on a canvas a moment after the element appears; nothing says when.
         page.wait_for_timeout(1500)
     page.screenshot(path=str(path))
+    if whole_page:
+        page.set_viewport_size(VIEWPORT)
     if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS / path.name)
@@ -250,9 +261,9 @@ def test_customer_signs_in_asks_a_billing_question_and_sees_the_answer(page: Pag
     case_id = str(page.get_by_test_id("stCode").last.inner_text()).strip()
     assert case_id
     assert page.get_by_text("Billing specialist").is_visible()
-    # Streamlit scrolls its main area, not the document: bring the card's top to the top of the view.
-    page.get_by_text("Our answer").evaluate("heading => heading.scrollIntoView({block: 'start'})")
-    shot(page, "answer-card")
+    # The citations are below the fold at 800 high: this one is taken as tall as the page.
+    assert page.get_by_text("Help articles used for this answer").count() == 1
+    shot(page, "answer-card", whole_page=True)
 
     open_page(page, "My cases")
     page.get_by_text(f"{case_id} · Answered").first.wait_for()
@@ -297,3 +308,9 @@ def test_an_emergency_reaches_the_oncall_page(page: Page, desk: Desk) -> None:
     if not queue_missing.count():
         page.get_by_role("button", name="Acknowledge").click()
         page.get_by_text("The case is acknowledged").wait_for()
+
+    # The link an on-call page carries (api/oncall/payload.py), opened afresh: sign in there and the case opens.
+    page.goto(f"{desk.ui_url}/oncall?case={case_id}")
+    page.get_by_text("The linked case opens here once you are signed in.").wait_for()
+    sign_in(page, STAFF[0], STAFF[1])
+    page.get_by_test_id("stMarkdown").filter(has_text=f"Case {case_id}").first.wait_for()

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from crew.settings import Settings
 from tests.web.conftest import WEB
-from tests.web.fakes import FakeSupportApi, answer, auth_session
+from tests.web.fakes import FakeSupportApi, answer, auth_session, case
 from web_interface.api_client import (
     AuthError,
     EndpointMissingError,
@@ -298,8 +298,8 @@ def test_oncall_queue_puts_emergencies_first(fake_api: FakeSupportApi) -> None:
     queue = at.dataframe[0].value
     assert list(queue["Case"]) == ["case-0002", "case-0003"]
     assert list(queue["Age"]) == ["30 s", "10 min"]
-    assert list(queue["Emergency"]) == ["Yes", ""]
-    assert list(queue["Respond within"]) == ["4 min", "Overdue"]
+    assert list(queue["Emergency"]) == ["By customer", ""]
+    assert list(queue["Respond in"]) == ["4 min", "Overdue"]
 
 
 def test_oncall_open_reply_and_change_status(fake_api: FakeSupportApi) -> None:
@@ -329,3 +329,60 @@ def test_oncall_degrades_when_the_endpoints_are_missing(fake_api: FakeSupportApi
     at.button(key="oncall_ack").click().run()
     assert at.warning[0].value == "The connected API cannot acknowledge cases yet."
     assert not at.error
+
+
+def test_oncall_tells_detected_from_customer_flagged_emergencies(fake_api: FakeSupportApi) -> None:
+    fake_api.queue[0] = fake_api.queue[0].model_copy(update={"auto_emergency": True, "priority": "urgent"})
+    fake_api.cases.append(case("case-0003", status="escalated", auto_emergency=True, priority="urgent"))
+    at = page("oncall", role=Role.STAFF)
+    queue = at.dataframe[0].value
+    assert dict(zip(queue["Case"], queue["Emergency"], strict=True)) == {
+        "case-0002": "By customer",
+        "case-0003": "Detected",
+    }
+    at.selectbox(key="oncall_pick").set_value("case-0003").run()
+    assert "Emergency (detected)]" in texts(at)
+    at.selectbox(key="oncall_pick").set_value("case-0002").run()
+    assert "Emergency (flagged by customer)]" in texts(at)
+
+
+def test_oncall_link_opens_its_case(fake_api: FakeSupportApi) -> None:
+    at = AppTest.from_file(str(WEB / "app_pages" / "oncall.py"), default_timeout=20)
+    at.session_state["auth"] = auth_session(Role.STAFF)
+    at.query_params["case"] = "case-0002"
+    at.run()
+    assert not at.exception
+    assert ("get_case", {"token": "token-staff", "case_id": "case-0002"}) in fake_api.calls
+    assert "Emergency (flagged by customer)]" in texts(at)
+    assert at.selectbox(key="oncall_pick").value == "case-0002"
+    # Once opened, the link no longer decides: the person may open another case with the same URL.
+    at.selectbox(key="oncall_pick").set_value("case-0003").run()
+    assert fake_api.calls[-1] == ("get_case", {"token": "token-staff", "case_id": "case-0003"})
+
+
+def test_oncall_link_survives_signing_in(fake_api: FakeSupportApi) -> None:
+    at = AppTest.from_file(str(WEB / "app.py"), default_timeout=20)
+    at.query_params["case"] = "case-0002"
+    at.run()
+    at.switch_page("app_pages/oncall.py").run()  # the browser opened /oncall?case=case-0002
+    assert not at.exception
+    assert "for support staff" in at.info[0].value
+    assert "get_case" not in fake_api.names()
+    at.sidebar.text_input(key="sign_in_username").input("sam")
+    at.sidebar.text_input(key="sign_in_password").input("sam-password")
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert at.query_params["case"] == "case-0002"
+    assert at.title[0].value == "On-call"
+    assert ("get_case", {"token": "token-staff", "case_id": "case-0002"}) in fake_api.calls
+    assert "Case `case-0002`" in texts(at)
+
+
+def test_oncall_link_is_not_for_customers(fake_api: FakeSupportApi) -> None:
+    at = AppTest.from_file(str(WEB / "app.py"), default_timeout=20)
+    at.session_state["auth"] = auth_session(Role.CUSTOMER)
+    at.query_params["case"] = "case-0002"
+    at.run()
+    assert not at.exception
+    assert "On-call" not in [t.value for t in at.title]
+    assert "get_case" not in fake_api.names()

@@ -22,6 +22,11 @@ def _sort_key(item: QueueItem) -> tuple[int, int, float]:
     return (not item.emergency, PRIORITY_ORDER.get(item.priority or "", 9), -(item.age_seconds or 0))
 
 
+def _emergency(item: QueueItem) -> str:
+    source = components.emergency_source(item.emergency, item.auto_emergency)
+    return components.EMERGENCY_COLUMN[source] if source else ""
+
+
 def _breach(item: QueueItem) -> str:
     if item.breached:
         return "Overdue"
@@ -50,12 +55,12 @@ def queue(auth: AuthSession) -> None:
     st.dataframe(
         [
             {
-                "Emergency": "Yes" if item.emergency else ("Auto" if item.auto_emergency else ""),
+                "Emergency": _emergency(item),
                 "Case": item.case_id,
                 "Priority": components.priority_label(item.priority),
                 "Status": components.label(item.status),
                 "Age": components.age(item.age_seconds, item.created_at),
-                "Respond within": _breach(item),
+                "Respond in": _breach(item),
                 "Customer": item.customer_id or "",
                 "Acknowledged by": item.acknowledged_by or "",
             }
@@ -79,6 +84,15 @@ def queue(auth: AuthSession) -> None:
         st.rerun(scope="app")  # the case panel lives outside this fragment
 
 
+def _open_linked_case() -> None:
+    """Open the case of a page's link (`/oncall?case=<id>`, api/oncall/payload.py) once; after that the queue
+    and the Case ID box choose, and a rerun with the same URL must not pull the person back to the linked case."""
+    linked = (st.query_params.get("case") or "").strip()
+    if linked and linked != st.session_state["oncall_linked"]:
+        st.session_state["oncall_linked"] = linked
+        st.session_state["oncall_case_id"] = linked
+
+
 def _run(action: str, done: str, call: Callable[[], object]) -> None:
     """Run one staff action, then tell the person in a sentence what happened."""
     try:
@@ -97,8 +111,12 @@ auth = session.current_auth()
 st.title("On-call")
 if auth is None or not auth.is_staff:
     st.info("The on-call page is for support staff. Please sign in with a staff account.", icon=":material/lock:")
+    if st.query_params.get("case"):
+        # Not echoed: the URL is anyone's to write, so its text is not put into the page.
+        st.caption("The linked case opens here once you are signed in.")
     st.stop()
 
+_open_linked_case()
 queue(auth)
 
 st.divider()
