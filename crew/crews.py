@@ -1,7 +1,8 @@
 """The crews of the support desk, as small `@CrewBase` classes over `config/agents.yaml` and `tasks.yaml`.
 
 - `ClassifierCrew`: one agent, one task (`classify_request`, `output_pydantic=Classification`).
-- `SpecialistCrew`: the one specialist of a route, one task, with the knowledge-base tool.
+- `SpecialistCrew`: the one specialist of a route, one task (with the prefetched articles), with the
+  knowledge-base tool for what they do not cover.
 - `ComplexCrew`: sequential issue analyst -> the specialists needed -> reviewer.
 
 Import this module only after `crew.bootstrap.load_crewai(settings)` (CrewAI reads its switches at import).
@@ -14,8 +15,10 @@ built per request; the expensive parts (YAML, models, tool, knowledge base) are 
 
 Prompt conventions shared with `crew.local_model.llm` (the local model parses them):
 - customer text stands between `<customer_message>` and `</customer_message>`; earlier messages of the
-  case between `<history>` and `</history>`; `fence()` removes any copy of these markers from the text
-  first, so customer text can never close its fence early;
+  case between `<history>` and `</history>`; the knowledge-base articles prefetched for an answer task
+  between `<knowledge_base_articles>` and `</knowledge_base_articles>`; `fence()` removes any copy of
+  these markers from the text first, so customer text can never close its fence early or pose as an
+  article;
 - each task description begins with `Task: <name>`, answer tasks also carry `Route:` and `Emergency:`.
 """
 
@@ -35,16 +38,19 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from crew.bootstrap import NullTaskOutputStorage
 from crew.models import Category, Classification, Route
+from crew.tools import KnowledgeBaseSearchTool
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 CUSTOMER_TAG = "customer_message"
 HISTORY_TAG = "history"
+ARTICLES_TAG = "knowledge_base_articles"
 SPECIALIST_ROUTES: tuple[Route, ...] = (Route.BILLING, Route.TECHNICAL, Route.ESCALATION, Route.GENERAL)
 # Any opening or closing form of our fences, including spaced or attribute-carrying variants.
-_FENCE_MARKER = re.compile(rf"<\s*/?\s*(?:{CUSTOMER_TAG}|{HISTORY_TAG})\b[^>]*>", flags=re.IGNORECASE)
+# The articles fence too: customer text must not pass itself off as a prefetched article.
+_FENCE_MARKER = re.compile(rf"<\s*/?\s*(?:{CUSTOMER_TAG}|{HISTORY_TAG}|{ARTICLES_TAG})\b[^>]*>", flags=re.IGNORECASE)
 # CrewAI fills placeholders with sequential str.replace, so a `{message}` inside one input would be
 # expanded by the next; customer text keeps its braces but never one of our placeholder names.
-_PLACEHOLDER = re.compile(r"\{(message|history|route|emergency|specialists)\}")
+_PLACEHOLDER = re.compile(r"\{(message|history|route|emergency|specialists|articles)\}")
 _AGENT_OPTIONS: dict[str, Any] = {
     "verbose": False,
     "allow_delegation": False,
@@ -104,10 +110,12 @@ class CrewParts:
     tasks_config: dict[str, Any]
     classifier_llm: BaseLLM
     specialist_llm: BaseLLM
-    kb_tool: BaseTool
+    kb_tool: KnowledgeBaseSearchTool
 
     @classmethod
-    def load(cls, *, classifier_llm: BaseLLM, specialist_llm: BaseLLM, kb_tool: BaseTool) -> CrewParts:
+    def load(
+        cls, *, classifier_llm: BaseLLM, specialist_llm: BaseLLM, kb_tool: KnowledgeBaseSearchTool
+    ) -> CrewParts:
         return cls(
             agents_config=_read_yaml(CONFIG_DIR / "agents.yaml"),
             tasks_config=_read_yaml(CONFIG_DIR / "tasks.yaml"),

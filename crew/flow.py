@@ -3,6 +3,10 @@
     classify ──@router──> "billing" | "technical" | "escalation" | "general" ──> answer_single (one crew)
                       └─> "complex" ─────────────────────────────────────────> answer_complex
 
+Both answer steps first prefetch the knowledge-base articles for the message in code and hand them to the
+answer tasks (`crew.tools.prefetch_articles`): a hosted specialist answers from them in one call and uses
+the search tool only when they do not cover the question.
+
 A caller may force a route (the classification still runs and is recorded); `emergency=True` forces
 escalation. A caller that already classified the message (the API's auto-emergency check) passes the
 `classification` in: `classify` then takes it as is instead of running the classifier crew again (with a
@@ -21,6 +25,7 @@ from pydantic import Field, PrivateAttr
 
 from crew.crews import SPECIALIST_ROUTES, ClassifierCrew, ComplexCrew, CrewParts, SpecialistCrew, kickoff
 from crew.models import Classification, Route
+from crew.tools import prefetch_articles
 
 
 class SupportState(FlowState):
@@ -33,6 +38,8 @@ class SupportState(FlowState):
     classification: Classification | None = None
     route: Route | None = None
     complex_routes: list[Route] = Field(default_factory=list)
+    # The knowledge-base articles prefetched for the answer task(s), in the tool's output format.
+    articles: str = ""
     reply: str = ""
     stage_seconds: dict[str, float] = Field(default_factory=dict)
 
@@ -72,6 +79,14 @@ class SupportFlow(Flow[SupportState]):
             "emergency": "yes" if self.state.emergency else "no",
         }
 
+    def _prefetch(self, routes: list[Route]) -> str:
+        """The articles for this message, searched in code (~1 ms) so that the specialist can answer in one
+        model call; a hosted model otherwise spends a whole round-trip on the search tool call."""
+        started = time.perf_counter()
+        self.state.articles = prefetch_articles(self._parts.kb_tool, self.state.message, routes)
+        self.state.stage_seconds["retrieve"] = time.perf_counter() - started
+        return self.state.articles
+
     @start()
     def classify(self) -> Classification:
         if self.state.classification is not None:
@@ -98,8 +113,9 @@ class SupportFlow(Flow[SupportState]):
     def answer_single(self) -> str:
         assert self.state.route is not None
         started = time.perf_counter()
+        articles = self._prefetch([self.state.route])
         crew = SpecialistCrew(self._parts, self.state.route).crew()
-        output = kickoff(crew, {**self._inputs(), "route": self.state.route.value})
+        output = kickoff(crew, {**self._inputs(), "route": self.state.route.value, "articles": articles})
         self.state.reply = output.raw
         self.state.stage_seconds["answer"] = time.perf_counter() - started
         return self.state.reply
@@ -110,9 +126,11 @@ class SupportFlow(Flow[SupportState]):
         started = time.perf_counter()
         routes = complex_routes(self.state.classification)
         self.state.complex_routes = routes
+        # Each specialist sees the articles of every route: it answers its own issue from them.
+        articles = self._prefetch(routes)
         crew = ComplexCrew(self._parts, routes).crew()
         specialists = ", ".join(route.value for route in routes)
-        output = kickoff(crew, {**self._inputs(), "specialists": specialists})
+        output = kickoff(crew, {**self._inputs(), "specialists": specialists, "articles": articles})
         self.state.reply = output.raw
         self.state.stage_seconds["answer"] = time.perf_counter() - started
         return self.state.reply

@@ -239,8 +239,10 @@ class SupportDesk:
         from crew.tools import find_cited_ids, parse_tool_output
 
         assert state.classification is not None and state.route is not None  # checked in _run
-        retrieved = {c.article_id: c for output in meter.tool_outputs for c in parse_tool_output(output)}
-        # Only articles the reply cites *and* the tool returned in this request: a model cannot invent one.
+        outputs = [state.articles, *meter.tool_outputs]
+        retrieved = {c.article_id: c for output in outputs for c in parse_tool_output(output)}
+        # Only articles the reply cites *and* this request was given (prefetched into the task) or the tool
+        # returned: a model cannot invent one.
         citations: list[Citation] = [retrieved[i] for i in find_cited_ids(state.reply) if i in retrieved]
         stage_seconds = {name: round(value, 6) for name, value in state.stage_seconds.items()}
         stage_seconds["total"] = round(time.perf_counter() - started, 6)

@@ -22,17 +22,23 @@ and with `parse_tool_output` / `parse_tool_hits` below):
   prompt-parsing model would mistake for an article or an instruction.
 
 `find_cited_ids` recovers the ids a written reply cites inline (`... within 2 business days [KB-004].`).
+
+`prefetch_articles` runs the same search in code before a specialist's task (~1 ms) and returns the same
+format; the task carries it between `<knowledge_base_articles>` markers, so a hosted model can answer in
+one call instead of spending a round-trip on the tool call. The tool stays attached for questions the
+prefetched articles do not cover.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from crewai.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
 from crew.knowledge_base import ARTICLE_ID_PATTERN, KnowledgeBase, KnowledgeHit, make_snippet
-from crew.models import Category, Citation
+from crew.models import Category, Citation, Route
 
 NO_RESULTS_MESSAGE = (
     "No relevant article found in the knowledge base for this question. Do not guess a policy, price or "
@@ -41,12 +47,14 @@ NO_RESULTS_MESSAGE = (
 _HEADER = re.compile(rf"^\[(?P<id>{ARTICLE_ID_PATTERN})\] (?P<title>.+?)[ \t]*$", flags=re.MULTILINE)
 _METADATA = re.compile(r"^category: (?P<category>[a-z]+); relevance: (?P<score>[0-9.]+)[ \t]*$")
 _INLINE_CITATION = re.compile(rf"\[({ARTICLE_ID_PATTERN})\]")
+# The tool schema's own limit on a query; a prefetch searches with no more than a tool call could.
+QUERY_MAX_CHARS = 2000
 
 
 class KnowledgeBaseSearchInput(BaseModel):
     query: str = Field(
         min_length=1,
-        max_length=2000,
+        max_length=QUERY_MAX_CHARS,
         description="What the customer needs, in plain words, e.g. 'refund for annual plan' or 'locked out'.",
     )
     category: Category | None = Field(
@@ -132,3 +140,14 @@ class KnowledgeBaseSearchTool(BaseTool):
     def _run(self, query: str, category: Category | str | None = None) -> str:
         preferred = Category(category) if category else None
         return format_hits(self.knowledge_base.search(query, k=self.max_results, category=preferred))
+
+
+def prefetch_articles(tool: KnowledgeBaseSearchTool, query: str, routes: Sequence[Route]) -> str:
+    """What the tool would return for `query` with each route's category, merged (first hit of an id wins),
+    in the tool's output format. Routes without a category (complex) search without a preference."""
+    categories = [Category(route.value) if route.value in Category.__members__.values() else None for route in routes]
+    hits: dict[str, KnowledgeHit] = {}
+    for category in categories or [None]:
+        for hit in tool.knowledge_base.search(query[:QUERY_MAX_CHARS], k=tool.max_results, category=category):
+            hits.setdefault(hit.article_id, hit)
+    return format_hits(list(hits.values()))

@@ -2,9 +2,11 @@
 
 The crew's prompts (crew/config/tasks.yaml) start with `Task: <name>` and fence the customer text between
 `<customer_message>` markers. A structured task (classifier, issue analyst) arrives with an OpenAI
-`response_format` json_schema; a specialist arrives with the `search_knowledge_base` tool offered.
-The fake behaves like a cooperative model: it calls the tool once when offered (the task tells it to),
-then answers citing the first article the tool returned.
+`response_format` json_schema; a specialist arrives with the `search_knowledge_base` tool offered and
+the articles the crew prefetched between `<knowledge_base_articles>` markers.
+The fake behaves like a cooperative model: when the prefetched articles hold at least one article it
+answers at once citing the first of them (one call, as the task asks); otherwise it calls the tool once
+when offered, then answers citing the first article the tool returned.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import Any
 _CUSTOMER = re.compile(r"<customer_message>(.*?)</customer_message>", re.DOTALL)
 _TASK = re.compile(r"Task:\s*(\w+)")
 _ARTICLE = re.compile(r"\[(KB-\d{3})\]")
+# An article block's header line, as the tool and the prefetch format it (crew/tools.py).
+_ARTICLE_HEADER = re.compile(r"^\[(KB-\d{3})\] ", re.MULTILINE)
+_PREFETCHED = re.compile(r"<knowledge_base_articles>(.*?)</knowledge_base_articles>", re.DOTALL)
 # A few words per category are enough: the bench needs plausible routing, not accuracy.
 _KEYWORDS: dict[str, tuple[str, ...]] = {
     "escalation": ("lawyer", "complaint", "unacceptable", "manager", "outage", "urgent", "legal"),
@@ -23,6 +28,8 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
     "technical": ("error", "crash", "login", "password", "api", "sync", "install", "bug", "app"),
 }
 COMPLEX_MARKER = " also "
+_REPLY = "Thanks for reaching out. Here is what to do next."
+_CONTEXT_HEADER = "This is the context you're working with:"
 
 
 def _text(messages: list[dict[str, Any]]) -> str:
@@ -80,14 +87,20 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
         return {"role": "assistant", "content": json.dumps(_classification(message_text))}
     if task_name == "analyse_issues" or schema_name == "IssueAnalysis":
         return {"role": "assistant", "content": json.dumps(_issue_analysis(message_text))}
+    prefetched = _PREFETCHED.search(text)
+    given = _ARTICLE_HEADER.search(prefetched.group(1)) if prefetched else None
+    if given and not tool_results:
+        return {"role": "assistant", "content": f"{_REPLY} See [{given.group(1)}]."}
     if body.get("tools") and not tool_results:
         arguments = json.dumps({"query": message_text[:80] or "help"})
         call = {"id": "call_bench", "type": "function",
                 "function": {"name": body["tools"][0]["function"]["name"], "arguments": arguments}}
         return {"role": "assistant", "content": None, "tool_calls": [call]}
-    cited = _ARTICLE.search("\n".join(tool_results) or text)
+    # The reviewer keeps the specialists' citations: taken from CrewAI's context section, never from the
+    # task's own example id ("e.g. [KB-003]"), which no article lookup returned.
+    cited = _ARTICLE.search("\n".join(tool_results) or text.partition(_CONTEXT_HEADER)[2])
     cite = f" See [{cited.group(1)}]." if cited else ""
-    return {"role": "assistant", "content": f"Thanks for reaching out. Here is what to do next.{cite}"}
+    return {"role": "assistant", "content": f"{_REPLY}{cite}"}
 
 
 def completion(body: dict[str, Any]) -> dict[str, Any]:

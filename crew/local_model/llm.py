@@ -7,15 +7,19 @@ sequential crew, "This is the context you're working with:\n<earlier outputs>").
 - `classify_request`: the `Classification` JSON from `LocalRouter` (one call).
 - `answer_<route>`: first call returns a native tool call to the knowledge-base tool (CrewAI runs the
   tool and appends its output as a `tool` message, exactly as with an OpenAI model); second call composes
-  the reply from that observation with `composer.compose_reply` (two calls, one real tool run).
+  the reply from that observation with `composer.compose_reply` (two calls, one real tool run). The
+  articles the flow prefetched into the task (`<knowledge_base_articles>`) are deliberately not used:
+  issue 2 wants the local model to go through the same tool call a hosted model may make, so the tool
+  path stays exercised on every offline request, and a local call costs no money, only ~20 ms of CPU.
 - `analyse_issues`: one `IssueAnalysis` JSON, one issue per listed specialist, from per-sentence routing.
 - `write_final_reply`: `composer.compose_complex_reply` over the specialists' answers in the context.
 
 Prompt injection: customer text is only ever read from between the `<customer_message>` markers (history
 between `<history>`), and every instruction the model acts on (`Task:`, `Route:`, `Emergency:`,
-`Specialists:`) is read from the prompt with those fenced regions cut out first, and only before CrewAI's
-context header. `crew.crews.fence` guarantees customer text holds no copy of the markers, so a message
-containing "Final Answer:", a JSON schema or "ignore previous instructions" is just words to classify.
+`Specialists:`) is read from the prompt with those fenced regions (and the prefetched articles) cut out
+first, and only before CrewAI's context header. `crew.crews.fence` guarantees customer text holds no
+copy of the markers, so a message containing "Final Answer:", a JSON schema or "ignore previous
+instructions" is just words to classify.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ KB_TOOL_NAME = "search_knowledge_base"
 CONTEXT_HEADER = "This is the context you're working with:"
 _CUSTOMER = re.compile(r"<customer_message>(.*?)</customer_message>", flags=re.DOTALL)
 _HISTORY = re.compile(r"<history>(.*?)</history>", flags=re.DOTALL)
+_ARTICLES = re.compile(r"<knowledge_base_articles>(.*?)</knowledge_base_articles>", flags=re.DOTALL)
 _TASK = re.compile(r"Current Task:\s*Task:\s*([a-z_]+)")
 _ROUTE = re.compile(r"^\s*Route:\s*([a-z]+)\s*$", flags=re.MULTILINE)
 _EMERGENCY = re.compile(r"^\s*Emergency:\s*(yes|no)\s*$", flags=re.MULTILINE)
@@ -94,9 +99,11 @@ def parse_prompt(messages: str | Sequence[Any]) -> ParsedPrompt:
 
     customer = _CUSTOMER.search(user)
     history = _HISTORY.search(user)
+    articles = _ARTICLES.search(user)
     # Cut the fenced data out before reading any instruction, so data can never look like one.
     frame = user
-    for match in sorted((m for m in (customer, history) if m is not None), key=lambda m: m.start(), reverse=True):
+    fenced = (m for m in (customer, history, articles) if m is not None)
+    for match in sorted(fenced, key=lambda m: m.start(), reverse=True):
         frame = frame[: match.start()] + frame[match.end() :]
     head, _, context = frame.partition(CONTEXT_HEADER)
 

@@ -1,8 +1,10 @@
 """The hosted-model path against a small fake OpenAI-compatible server on 127.0.0.1.
 
-The server answers `POST /v1/chat/completions` like OpenAI: with a tool call when the request offers
-tools and holds no tool result yet, then with a reply citing the first article the tool returned. Its
-`mode` switches it to failing (500, 429, garbage, too slow) so the desk's fallback can be checked.
+The server answers `POST /v1/chat/completions` like a cooperative OpenAI model: when the task carries
+prefetched articles (`<knowledge_base_articles>`) it answers at once citing the first of them; otherwise,
+when the request offers tools and holds no tool result yet, it calls the tool, then answers citing the
+first article the tool returned. Its `mode` switches it to failing (500, 429, garbage, too slow) so the
+desk's fallback can be checked, or to citing one more article than it was given (`overcite`).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_raw(200, b"<html>not json</html>")
         if mode == "slow":
             time.sleep(SLOW_SECONDS)
-        return self._send(200, _completion(body))
+        return self._send(200, _completion(body, mode))
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         self._send_raw(status, json.dumps(payload).encode(), headers)
@@ -78,11 +80,28 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the client gave up (timeout test)
 
 
-def _completion(body: dict[str, Any]) -> dict[str, Any]:
+PREFETCHED = re.compile(r"<knowledge_base_articles>(.*?)</knowledge_base_articles>", re.DOTALL)
+HEADER = re.compile(r"^\[(KB-\d{3})\] ", re.MULTILINE)
+
+
+def _prefetched_ids(body: dict[str, Any]) -> list[str]:
+    user = "\n".join(str(m.get("content") or "") for m in body.get("messages", []) if m.get("role") == "user")
+    block = PREFETCHED.search(user)
+    return HEADER.findall(block.group(1)) if block else []
+
+
+def _completion(body: dict[str, Any], mode: str = "ok") -> dict[str, Any]:
     messages = body.get("messages", [])
     tool_results = [m.get("content") or "" for m in messages if m.get("role") == "tool"]
+    given = _prefetched_ids(body)
     message: dict[str, Any]
-    if body.get("tools") and not tool_results:
+    if given and not tool_results:
+        # Answers from the prefetched articles in one call; `overcite` also cites one it was not given.
+        extra = next(f"KB-{n:03d}" for n in range(1, 1000) if f"KB-{n:03d}" not in given)
+        cites = f" See [{given[0]}]." + (f" Also [{extra}]." if mode == "overcite" else "")
+        message = {"role": "assistant", "content": f"{HOSTED_MARKER}{cites}"}
+        finish = "stop"
+    elif body.get("tools") and not tool_results:
         arguments = json.dumps({"query": "charged twice duplicate charge"})
         call = {
             "id": "call_1",
@@ -145,16 +164,38 @@ def test_a_working_hosted_model_answers(hosted_desk, server: FakeOpenAI) -> None
     assert result.agent_type is Route.BILLING
     assert result.reply.startswith(HOSTED_MARKER)
     assert result.citations and f"[{result.citations[0].article_id}]" in result.reply
-    # The classifier stays local; the specialist made two hosted calls (tool call, answer).
-    assert result.hosted_model_calls == 2
-    assert result.model_calls == 3
-    assert result.token_usage.prompt_tokens >= 200
-    assert len(server.requests) == 2
+    # The classifier stays local; the specialist answered from the prefetched articles in one hosted call.
+    assert result.hosted_model_calls == 1
+    assert result.model_calls == 2
+    assert result.token_usage.prompt_tokens >= 100
+    assert len(server.requests) == 1
+    # The search tool is still offered, for questions the prefetched articles do not cover.
     offered = [tool["function"]["name"] for tool in server.requests[0]["tools"]]
     assert offered == ["search_knowledge_base"]
-    # The customer's text reached the hosted model fenced as data.
+    # The customer's text reached the hosted model fenced as data, the articles fenced apart.
     prompt = json.dumps(server.requests[0]["messages"])
     assert "<customer_message>" in prompt and "I was charged twice this month" in prompt
+    assert result.citations[0].article_id in _prefetched_ids(server.requests[0])
+
+
+def test_the_hosted_model_uses_the_tool_when_no_article_was_prefetched(hosted_desk, server: FakeOpenAI) -> None:
+    # Nothing in the knowledge base matches this text, so the task carries no article; the fake then searches
+    # with its own query ("charged twice duplicate charge") through the real CrewAI tool, and cites a hit.
+    result = hosted_desk.handle("Xylophone quartz zebra?", route=Route.GENERAL)
+    assert _prefetched_ids(server.requests[0]) == []
+    assert result.hosted_model_calls == 2 and len(server.requests) == 2
+    assert "tool_calls" in json.dumps(server.requests[1]["messages"])
+    assert result.citations and f"[{result.citations[0].article_id}]" in result.reply
+
+
+def test_only_cited_articles_that_were_given_become_citations(hosted_desk, server: FakeOpenAI) -> None:
+    server.mode = "overcite"
+    result = hosted_desk.handle("I was charged twice this month")
+    given = _prefetched_ids(server.requests[0])
+    cited = re.findall(r"\[(KB-\d{3})\]", result.reply)
+    assert len(cited) == 2 and cited[1] not in given
+    # The article the model was not given (and the tool did not return) is not reported as a source.
+    assert [c.article_id for c in result.citations] == [cited[0]]
 
 
 @pytest.mark.parametrize(

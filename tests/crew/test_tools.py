@@ -108,3 +108,23 @@ def test_category_enum_is_accepted_directly(tool: KnowledgeBaseSearchTool) -> No
     output = tool.run(query="invoice with the wrong company name", category=Category.BILLING)
 
     assert parse_tool_output(output)[0].article_id == "KB-002"
+
+
+def test_prefetch_returns_what_the_tool_returns_for_one_route(tool: KnowledgeBaseSearchTool) -> None:
+    from crew.models import Route
+    from crew.tools import prefetch_articles
+
+    query = "I was charged twice for my subscription this month"
+    assert prefetch_articles(tool, query, [Route.BILLING]) == tool.run(query=query, category="billing")
+
+
+def test_prefetch_for_several_routes_merges_without_duplicates(tool: KnowledgeBaseSearchTool) -> None:
+    from crew.models import Route
+    from crew.tools import prefetch_articles
+
+    query = "I was charged twice and the app crashes at login"
+    merged = parse_tool_output(prefetch_articles(tool, query, [Route.BILLING, Route.TECHNICAL]))
+    ids = [c.article_id for c in merged]
+    assert len(ids) == len(set(ids))
+    assert {c.article_id for c in parse_tool_output(tool.run(query=query, category="technical"))} <= set(ids)
+    assert prefetch_articles(tool, "xylophone quartz zebra", [Route.GENERAL]) == NO_RESULTS_MESSAGE
