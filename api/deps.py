@@ -85,14 +85,14 @@ SessionDep = Annotated[Session, Depends(get_session)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-async def get_current_user(
-    token: TokenDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    ctx: ContextDep,
-    audit: AuditDep,
-    principals: Annotated[PrincipalCache, Depends(get_principals)],
-) -> Principal:
+async def get_current_user(request: Request, token: TokenDep, session: SessionDep, ctx: ContextDep) -> Principal:
+    # The app's objects are read from app.state here rather than as FastAPI dependencies: this runs on every
+    # authenticated request, and each dependency is one more resolution step.
+    state = request.app.state
+    settings: Settings = state.settings
+    audit: AuditLog = state.audit
+    principals: PrincipalCache = state.principals
+
     async def reject(reason: str) -> AuthenticationFailed:
         await run_in_threadpool(lambda: audit.record("token_rejected", reason=reason, client=ctx.client,
                                                      request_id=ctx.request_id))

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
 
-from api.deps import (
-    AuditDep,
-    ContextDep,
-    CrewDep,
-    CurrentUser,
-    EscalationDep,
-    LimitsDep,
-    SessionDep,
-    SettingsDep,
-)
+from api.crew_holder import CrewHolder
+from api.deps import ContextDep, CurrentUser, SessionDep
+from api.responses import model_response
 from api.schemas import ClassifyIn, ClassifyOut, SupportRequestIn, SupportResponse
 from api.services.support import SupportCall, clean_message, enforce_limit, limit_key, run_support_request
 from crew.models import Route
@@ -23,59 +17,61 @@ from crew.models import Route
 router = APIRouter(prefix="/support", tags=["support"])
 
 
-async def support_call(
-    session: SessionDep, settings: SettingsDep, crew: CrewDep, limits: LimitsDep, audit: AuditDep,
-    ctx: ContextDep, hook: EscalationDep,
-) -> SupportCall:
-    return SupportCall(session, settings, crew, limits, audit, ctx, hook)
+async def support_call(request: Request, session: SessionDep, ctx: ContextDep) -> SupportCall:
+    # One dependency reading app.state, rather than one FastAPI dependency per object: each costs a
+    # resolution step on every request. A crew still loading answers 503 here, as before.
+    state = request.app.state
+    holder: CrewHolder = state.crew_holder
+    return SupportCall(session, state.settings, holder.get(), state.limits, state.audit, ctx, state.escalation_hook)
 
 
 CallDep = Annotated[SupportCall, Depends(support_call)]
 
 # These are `def` endpoints: FastAPI runs them on the threadpool (sized from CREW_MAX_WORKERS at startup),
-# so a slow model call blocks one worker thread, never the event loop.
+# so a slow model call blocks one worker thread, never the event loop. They return `model_response(...)`
+# (api/responses.py): the model is serialised once, on that thread, with no second hop for validation.
 
 
 @router.post("/request", response_model=SupportResponse)
-def support_request(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> SupportResponse:
+def support_request(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> Response:
     """File a support request; the crew picks the specialist."""
-    return run_support_request(call, user, body, Route.AUTO)
+    return model_response(run_support_request(call, user, body, Route.AUTO))
 
 
 @router.post("/billing", response_model=SupportResponse)
-def support_billing(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> SupportResponse:
+def support_billing(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> Response:
     """File a request straight to the billing specialist."""
-    return run_support_request(call, user, body, Route.BILLING)
+    return model_response(run_support_request(call, user, body, Route.BILLING))
 
 
 @router.post("/technical", response_model=SupportResponse)
-def support_technical(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> SupportResponse:
+def support_technical(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> Response:
     """File a request straight to the technical specialist."""
-    return run_support_request(call, user, body, Route.TECHNICAL)
+    return model_response(run_support_request(call, user, body, Route.TECHNICAL))
 
 
 @router.post("/escalation", response_model=SupportResponse)
-def support_escalation(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> SupportResponse:
+def support_escalation(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> Response:
     """File a request straight to the escalation specialist."""
-    return run_support_request(call, user, body, Route.ESCALATION)
+    return model_response(run_support_request(call, user, body, Route.ESCALATION))
 
 
 @router.post("/complex", response_model=SupportResponse)
-def support_complex(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> SupportResponse:
+def support_complex(body: SupportRequestIn, user: CurrentUser, call: CallDep) -> Response:
     """File a request that needs several specialists."""
-    return run_support_request(call, user, body, Route.COMPLEX)
+    return model_response(run_support_request(call, user, body, Route.COMPLEX))
 
 
 @router.post("/classify", response_model=ClassifyOut)
-def classify(body: ClassifyIn, user: CurrentUser, call: CallDep) -> ClassifyOut:
+def classify(body: ClassifyIn, user: CurrentUser, call: CallDep) -> Response:
     """Classify a message and name the route it would take; creates no case."""
     key = limit_key(user, body.customer_id)
     call.ctx.customer_id = key
     message, _changed = clean_message(body.message, call.settings)
     enforce_limit(call, key)
     result = call.crew.classify(message)
-    return ClassifyOut(
+    return model_response(ClassifyOut(
         category=result.category, priority=result.priority, confidence=result.confidence,
         is_complex=result.is_complex, route=result.route(), signals=result.signals,
         secondary_categories=result.secondary_categories,
-    )
+    ))
