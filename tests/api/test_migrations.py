@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -59,3 +60,21 @@ def test_migration_env_targets_the_oncall_tables_on_its_own() -> None:
     done = subprocess.run([sys.executable, "-c", ENV_TABLES_SCRIPT], capture_output=True, text=True, check=True,
                           timeout=120)
     assert set(json.loads(done.stdout.strip().splitlines()[-1])) >= ONCALL_TABLES
+
+
+def test_head_is_read_from_the_files_like_alembic_and_an_up_to_date_schema_skips_alembic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    from api import db
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    assert db.head_revisions() == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    assert not db.is_at_head(url)  # no schema yet
+    upgrade_database(url)
+    assert db.is_at_head(url)
+    monkeypatch.setattr(command, "upgrade", lambda *a, **k: pytest.fail("alembic ran on an up-to-date schema"))
+    upgrade_database(url)
+    command.downgrade(alembic_config(url), "0001")
+    assert not db.is_at_head(url)
