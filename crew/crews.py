@@ -37,6 +37,7 @@ from crewai.tools import BaseTool
 from pydantic import BaseModel, Field, PrivateAttr
 
 from crew.bootstrap import NullTaskOutputStorage
+from crew.executor import SupportAgentExecutor
 from crew.models import Category, Classification, Route
 from crew.tools import KnowledgeBaseSearchTool
 
@@ -62,7 +63,15 @@ _AGENT_OPTIONS: dict[str, Any] = {
     # and its own 429 back-off: a rate-limited hosted model cost 9 requests and ~12 s before the local
     # fallback. SUPPORT_LLM_MAX_RETRIES is the one retry knob.
     "max_retry_limit": 0,
-    "respect_context_window": True,
+    # Off: with it on, CrewAI counts the input tokens before *every* model call, which on OpenAI itself is
+    # an extra HTTP request to the token-count endpoint per call (and on other servers an estimate plus a
+    # logged warning per call, ~4 ms of CPU per request). Our prompts are bounded by construction (message
+    # <= MAX_MESSAGE_LENGTH, the last 10 history messages, <= 3 articles per search, max_iter 4), and a
+    # provider's context-length error still ends in the local fallback, never a crash.
+    "respect_context_window": False,
+    # CrewAI's executor builds a pydantic class per instance (~10 ms of CPU per agent per request); this one
+    # does not (crew/executor.py).
+    "executor_class": SupportAgentExecutor,
 }
 
 
