@@ -68,7 +68,8 @@ class Row:
     model_calls: int
 
 
-def _percentile(values: Sequence[float], fraction: float) -> float:
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The value at `fraction` (0..1) of the sorted values, by nearest index; shared by our benchmarks."""
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
@@ -130,7 +131,7 @@ def measure(
         scenario=name,
         runs=runs,
         p50_ms=statistics.median(totals) * 1000,
-        p95_ms=_percentile(totals, 0.95) * 1000,
+        p95_ms=percentile(totals, 0.95) * 1000,
         ours_p50_ms=statistics.median(ours) * 1000,
         crewai_p50_ms=statistics.median(crewai) * 1000,
         ours_share=sum(ours) / sum(totals),

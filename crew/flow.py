@@ -11,8 +11,8 @@ A caller may force a route (the classification still runs and is recorded); `eme
 escalation. A caller that already classified the message (the API's auto-emergency check) passes the
 `classification` in: `classify` then takes it as is instead of running the classifier crew again (with a
 hosted classifier that is one model call saved per request), and the @router still decides the route.
-One `SupportFlow` per request: a Flow holds its run's state. The crews it builds share the
-process-wide `CrewParts`. Import only after `crew.bootstrap.load_crewai(settings)`.
+One `SupportFlow` per request: a Flow holds its run's state. Its crews come from the pool of the
+process-wide `CrewParts`, one kickoff at a time. Import only after `crew.bootstrap.load_crewai(settings)`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from crewai.flow.flow import Flow, FlowState, listen, or_, router, start
 from pydantic import Field, PrivateAttr
 
-from crew.crews import SPECIALIST_ROUTES, ClassifierCrew, ComplexCrew, CrewParts, SpecialistCrew, kickoff
+from crew.crews import SPECIALIST_ROUTES, CrewParts, run_classifier, run_complex, run_specialist
 from crew.models import Classification, Route
 from crew.tools import prefetch_articles
 
@@ -94,7 +94,7 @@ class SupportFlow(Flow[SupportState]):
             self.state.stage_seconds["classify"] = 0.0
             return self.state.classification
         started = time.perf_counter()
-        output = kickoff(ClassifierCrew(self._parts).crew(), {"message": self.state.message})
+        output = run_classifier(self._parts, {"message": self.state.message})
         classification = output.pydantic
         if not isinstance(classification, Classification):
             raise ValueError("the classifier returned no Classification")
@@ -114,8 +114,8 @@ class SupportFlow(Flow[SupportState]):
         assert self.state.route is not None
         started = time.perf_counter()
         articles = self._prefetch([self.state.route])
-        crew = SpecialistCrew(self._parts, self.state.route).crew()
-        output = kickoff(crew, {**self._inputs(), "route": self.state.route.value, "articles": articles})
+        inputs = {**self._inputs(), "route": self.state.route.value, "articles": articles}
+        output = run_specialist(self._parts, self.state.route, inputs)
         self.state.reply = output.raw
         self.state.stage_seconds["answer"] = time.perf_counter() - started
         return self.state.reply
@@ -128,9 +128,8 @@ class SupportFlow(Flow[SupportState]):
         self.state.complex_routes = routes
         # Each specialist sees the articles of every route: it answers its own issue from them.
         articles = self._prefetch(routes)
-        crew = ComplexCrew(self._parts, routes).crew()
         specialists = ", ".join(route.value for route in routes)
-        output = kickoff(crew, {**self._inputs(), "specialists": specialists, "articles": articles})
+        output = run_complex(self._parts, routes, {**self._inputs(), "specialists": specialists, "articles": articles})
         self.state.reply = output.raw
         self.state.stage_seconds["answer"] = time.perf_counter() - started
         return self.state.reply

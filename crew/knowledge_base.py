@@ -50,6 +50,9 @@ DEFAULT_MIN_SCORE = 1.5
 # Secondary hits must be reasonably close to the best one, or they are noise next to it.
 _RELATIVE_CUTOFF = 0.3
 _CATEGORY_BOOST = 1.25
+# A multi-word tag found word for word in the question ("charged twice") names the article's exact topic;
+# single words alone can tie it with a neighbouring article ("refund" in the refund policy).
+_TAG_PHRASE_BONUS = 2.0
 _SNIPPET_CHARS = 320
 
 # A word list reads better as a block of text than as a 150-item list literal.
@@ -281,6 +284,10 @@ class KnowledgeBase:
         self._topic_terms: tuple[frozenset[str], ...] = tuple(
             frozenset(terms(article.title + " " + " ".join(article.tags))) for article in self._articles
         )
+        self._tag_phrases: tuple[frozenset[tuple[str, ...]], ...] = tuple(
+            frozenset(phrase for tag in article.tags if len(phrase := tuple(terms(tag))) > 1)
+            for article in self._articles
+        )
 
     @classmethod
     def load(cls, directory: Path | None = None, *, min_score: float = DEFAULT_MIN_SCORE) -> KnowledgeBase:
@@ -358,6 +365,10 @@ class KnowledgeBase:
         }
         if not relevant:
             return []
+        query_terms = terms(query)
+        phrases = {tuple(query_terms[i : i + n]) for n in (2, 3) for i in range(len(query_terms) - n + 1)}
+        for position in relevant:
+            relevant[position] += _TAG_PHRASE_BONUS * len(self._tag_phrases[position] & phrases)
         boosted = {
             position: score * (_CATEGORY_BOOST if self._articles[position].category == category else 1.0)
             for position, score in relevant.items()

@@ -6,11 +6,57 @@ CLI prints them. They import nothing from crewai so any layer can use them cheap
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, JsonSchemaMode
+
+
+class FixedSchemaModel(BaseModel):
+    """A model whose JSON schema (with pydantic's default arguments) is generated once, when the class is built.
+
+    CrewAI asks for the schema of a task's `output_pydantic` model and of a tool's `args_schema` on every
+    kickoff, several times (the task prompt, the tool description, the tools sent to the provider, the
+    OpenAI SDK's strict schema for `response_format`), and pydantic regenerates it on every call: ~0.7 ms
+    of CPU each, ~3 ms per hosted request. A class's schema cannot change after it is built, so it is
+    computed once; every caller gets its own deep copy (~0.04 ms), because CrewAI and the OpenAI SDK edit
+    the dict they get. Calls with other arguments are pydantic's own.
+    """
+
+    _fixed_json_schema: ClassVar[dict[str, Any] | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # A model that is not complete yet (unresolved forward references) keeps pydantic's per-call path;
+        # None also stops it from inheriting its parent's schema.
+        complete = cls.__pydantic_complete__
+        cls._fixed_json_schema = super().model_json_schema() if complete else None
+
+    @classmethod
+    def model_json_schema(
+        cls,
+        by_alias: bool = True,
+        ref_template: str = DEFAULT_REF_TEMPLATE,
+        schema_generator: type[GenerateJsonSchema] = GenerateJsonSchema,
+        mode: JsonSchemaMode = "validation",
+        *,
+        union_format: Literal["any_of", "primitive_type_array"] = "any_of",
+    ) -> dict[str, Any]:
+        fixed = cls._fixed_json_schema
+        defaults = (
+            by_alias is True
+            and ref_template == DEFAULT_REF_TEMPLATE
+            and schema_generator is GenerateJsonSchema
+            and mode == "validation"
+            and union_format == "any_of"
+        )
+        if fixed is not None and defaults:
+            return copy.deepcopy(fixed)
+        return super().model_json_schema(by_alias, ref_template, schema_generator, mode, union_format=union_format)
 
 
 class Category(StrEnum):
@@ -38,7 +84,7 @@ class Route(StrEnum):
     COMPLEX = "complex"
 
 
-class Classification(BaseModel):
+class Classification(FixedSchemaModel):
     """What the classifier task returns (its `output_pydantic`)."""
 
     category: Category

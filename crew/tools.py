@@ -38,7 +38,7 @@ from crewai.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
 from crew.knowledge_base import ARTICLE_ID_PATTERN, KnowledgeBase, KnowledgeHit, make_snippet
-from crew.models import Category, Citation, Route
+from crew.models import Category, Citation, FixedSchemaModel, Route
 
 NO_RESULTS_MESSAGE = (
     "No relevant article found in the knowledge base for this question. Do not guess a policy, price or "
@@ -51,7 +51,7 @@ _INLINE_CITATION = re.compile(rf"\[({ARTICLE_ID_PATTERN})\]")
 QUERY_MAX_CHARS = 2000
 
 
-class KnowledgeBaseSearchInput(BaseModel):
+class KnowledgeBaseSearchInput(FixedSchemaModel):
     query: str = Field(
         min_length=1,
         max_length=QUERY_MAX_CHARS,

@@ -36,8 +36,10 @@ _SMOOTHING = 2.0
 _TEMPERATURE = 1.6
 # A feature whose log-likelihood ratio for a label is at least this much is a "strong indicator" of it.
 _STRONG_INDICATOR = 0.9
-# An e-mail's short first line is its subject: the customer's own summary, so it counts this much more
-# than a body word (a long body mentions many incidental things).
+# An e-mail's short first line is its subject: the customer's own summary, so a word in it counts this
+# much more than a body word (a long body mentions many incidental things). Only strong indicators get
+# the boost: generic subject words ("issue", "request", "inquiry", "support") say nothing about the desk,
+# and boosting them let them outvote the body.
 _SUBJECT_WEIGHT = 3.0
 _SUBJECT_MAX_WORDS = 14
 # A second label is "strongly present" when its strong-indicator evidence reaches this floor and
@@ -47,8 +49,12 @@ _SECONDARY_SHARE = 0.3
 # With no evidence at all the message goes to the catch-all desk; this only breaks ties.
 _FALLBACK_BIAS = 0.05
 
-# Words start with a letter: order numbers, amounts and dates carry no routing evidence.
+# Words start with a letter: order numbers, amounts and dates carry no routing evidence...
 _WORD_RE = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9]*(?:'[a-z]+)?")
+# ...except that an amount written with a currency sign ("$120") is money, so it reads as the word (currency
+# codes written out, "20 eur", are synonyms of it in vocabulary.yaml).
+_CURRENCY_SIGNS = "$\u20ac\u00a3\u00a5"
+_CURRENCY_RE = re.compile(rf"[{re.escape(_CURRENCY_SIGNS)}]\s?\d")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 # A rule match preceded by one of these is about the absence of the thing ("no need to talk to a manager").
 _NEGATION_BEFORE = re.compile(
@@ -107,9 +113,12 @@ class _Normaliser:
                 self._known[word] = self._canonical(word)
 
     def clean(self, text: str) -> str:
-        return text.translate(_QUOTES).lower()
+        # Exported tickets often carry newlines as a literal backslash-n; without this "\\nthe" is one word.
+        return text.translate(_QUOTES).replace("\\n", "\n").lower()
 
     def tokens(self, cleaned: str) -> list[str]:
+        if any(sign in cleaned for sign in _CURRENCY_SIGNS):
+            cleaned = _CURRENCY_RE.sub(" money ", cleaned)
         words = _WORD_RE.findall(cleaned)
         result: list[str] = []
         index = 0
@@ -261,10 +270,14 @@ class LocalRouter:
         strength = dict.fromkeys(LABELS, 0.0)
         contributions: dict[Category, list[tuple[float, str]]] = {label: [] for label in LABELS}
         known = 0.0
+        subject = _subject_line(cleaned)
+        subject_features = self._normaliser.features(subject) if subject else frozenset()
         for feature, multiplier in self._normaliser.weighted_features(cleaned).items():
             weights = self._weights.get(feature)
             if weights is None:
                 continue
+            if feature in subject_features and max(weights) >= _STRONG_INDICATOR:
+                multiplier += _SUBJECT_WEIGHT - 1.0
             known += multiplier
             for label, weight in zip(LABELS, weights, strict=True):
                 scores[label] += weight * multiplier
@@ -303,6 +316,18 @@ class LocalRouter:
         if category is Category.GENERAL or self._priority_rules[Priority.LOW].search(cleaned):
             return Priority.LOW
         return Priority.MEDIUM
+
+
+def _subject_line(cleaned: str) -> str:
+    """The subject of an e-mail-like text: a short first line ("subject:" optional) followed by a body."""
+    first, newline, body = cleaned.strip().partition("\n")
+    if first.startswith("subject:"):
+        first = first[len("subject:") :]
+        if not newline:  # "Subject: Refund request. Hi, ..." written on one line
+            first, newline, body = first.partition(". ")
+    if not newline or not body.strip() or len(first.split()) > _SUBJECT_MAX_WORDS:
+        return ""
+    return first
 
 
 def _may_hold_instructions(cleaned: str) -> bool:

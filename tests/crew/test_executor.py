@@ -39,3 +39,46 @@ def test_building_an_executor_declares_no_class(local_desk) -> None:
     # CrewAI's own executor declares a `StateWithId` FlowState subclass per instance (~7 ms of CPU each).
     assert len(FlowState.__subclasses__()) <= before
     assert all(isinstance(executor.state, AgentExecutorState) for executor in executors)
+
+
+def test_steps_run_on_the_thread_that_runs_the_agent(local_desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from crew.crews import SpecialistCrew, fence, kickoff
+    from crew.local_model.llm import LocalLLM
+
+    seen: list[int] = []
+    respond = LocalLLM.respond
+
+    def recording(self: LocalLLM, messages: object, tools: object = None) -> object:
+        seen.append(threading.get_ident())
+        return respond(self, messages, tools)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalLLM, "respond", recording)
+    crew = SpecialistCrew(local_desk.parts, Route.BILLING).crew()
+    inputs = {"message": fence("I was charged twice"), "history": "", "emergency": "no", "route": "billing"}
+    output = kickoff(crew, {**inputs, "articles": ""})
+    assert "[KB-" in output.raw
+    # The model (a step of the executor's flow) ran here, not on a thread of a per-run pool.
+    assert seen and set(seen) == {threading.get_ident()}
+
+
+def test_the_inline_executor_runs_at_once_and_keeps_exceptions_in_the_future() -> None:
+    import asyncio
+
+    from crew.executor import InlineExecutor
+
+    executor = InlineExecutor()
+    assert executor.submit(lambda: 41 + 1).result() == 42
+
+    def failing() -> None:
+        raise LookupError("no article")
+
+    with pytest.raises(LookupError):
+        executor.submit(failing).result()
+
+    async def on_a_loop() -> int:
+        asyncio.get_running_loop().set_default_executor(InlineExecutor())
+        return await asyncio.to_thread(lambda: 7)
+
+    assert asyncio.run(on_a_loop()) == 7

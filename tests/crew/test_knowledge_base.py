@@ -72,6 +72,10 @@ EXPECTED_TOP_ARTICLE: list[tuple[str, str]] = [
     ("I'd like to downgrade to the basic plan", "KB-008"),
     ("How do I close my subscription?", "KB-009"),
     ("my payment failed, what happens to my service", "KB-006"),
+    ("Can I add another user to our team account?", "KB-039"),
+    # "refund" and "subscription" also fit the refund policy; the tag phrase "charged twice" decides.
+    ("I was charged twice for my subscription this month, please refund the duplicate", "KB-005"),
+    ("Is there a student discount or a promo code?", "KB-040"),
 ]
 
 UNRELATED_QUESTIONS = [

@@ -166,3 +166,55 @@ def test_one_crashing_app_is_high_not_urgent(router: LocalRouter) -> None:
 def test_a_safety_hazard_is_an_urgent_escalation(router: LocalRouter) -> None:
     result = router.classify("There is smoke coming from the charger you sold me")
     assert (result.category, result.priority) == (Category.ESCALATION, Priority.URGENT)
+
+
+@pytest.mark.parametrize(
+    ("email", "expected"),
+    [
+        (
+            "Billing details for our workspace\nHello, our company moved offices after a migration to the new system "
+            "and I need to update the address and contact person in your portal. Which form should I use?",
+            Category.BILLING,
+        ),
+        (
+            "Problem with my invoice\nHi, I opened the customer portal this morning and the page with my documents "
+            "loads very slowly, then shows the wrong month. I tried another browser.",
+            Category.BILLING,
+        ),
+        (
+            "Inquiry\nHello, since the last update the app crashes whenever I open the settings screen. "
+            "I reinstalled it twice and restarted the phone.",
+            Category.TECHNICAL,
+        ),
+    ],
+)
+def test_an_email_subject_names_its_topic(router: LocalRouter, email: str, expected: Category) -> None:
+    # The subject's strong words outweigh incidental body words; a generic subject word does not.
+    assert router.classify(email).category is expected
+
+
+def test_escaped_newlines_read_like_real_ones(router: LocalRouter) -> None:
+    real = "Login problem\n\nHello,\nsince yesterday I cannot sign in, the password reset email never arrives."
+    assert router.classify(real.replace("\n", "\\n")) == router.classify(real)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How can I get my money back for a cancelled order?", Category.BILLING),
+        ("how to set up two-factor authentication", Category.TECHNICAL),
+        ("how do I recover my username", Category.TECHNICAL),
+        ("How do I track my parcel?", Category.GENERAL),
+    ],
+)
+def test_a_how_to_question_goes_to_the_desk_of_its_object(
+    router: LocalRouter, question: str, expected: Category
+) -> None:
+    assert router.classify(question).category is expected
+
+
+def test_an_amount_with_its_currency_is_money_evidence(router: LocalRouter) -> None:
+    assert router.classify("I am still waiting for the $120").category is Category.BILLING
+    assert router.classify("where are my $40").category is Category.BILLING
+    assert router.classify("I expect a rebate of 30 EUR").category is Category.BILLING
+    assert router.classify("order 48213 has not arrived").category is Category.GENERAL

@@ -32,8 +32,13 @@ def test_a_double_charge_gets_a_billing_reply_with_citations(local_desk) -> None
 def test_a_given_classification_is_used_without_classifying_again(local_desk) -> None:
     from crew.models import Classification, Priority
 
-    given = Classification(category=Category.TECHNICAL, priority=Priority.HIGH, confidence=0.77, is_complex=False,
-                           signals=["from the caller"])
+    given = Classification(
+        category=Category.TECHNICAL,
+        priority=Priority.HIGH,
+        confidence=0.77,
+        is_complex=False,
+        signals=["from the caller"],
+    )
     result = local_desk.handle("I was charged twice this month", classification=given)
     # The router routed on the caller's classification (technical, although the text is about billing) ...
     assert result.agent_type is Route.TECHNICAL
@@ -156,3 +161,10 @@ def test_cli_ask_human_readable(
 def test_no_kickoff_outputs_database_in_the_storage_dir(local_desk, crew_storage_dir: Path) -> None:
     local_desk.handle("I was charged twice this month")
     assert not list(crew_storage_dir.rglob("latest_kickoff_task_outputs.db*"))
+
+
+def test_objects_built_at_startup_are_frozen_out_of_the_gc(local_desk) -> None:
+    import gc
+
+    # The desk and crewai's modules are long-lived: full collections must not re-scan them per request.
+    assert gc.get_freeze_count() > 100_000
