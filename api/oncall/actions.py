@@ -40,8 +40,15 @@ def _set(session: Session, case_id: str, *conditions: object, **values: object) 
 def _acknowledge(session: Session, case: Case, user: Principal, now: datetime) -> bool:
     """Stop paging and record who took it. True only for the first acknowledgement (a race has one winner)."""
     _ensure_state(session, case, now)
-    first = _set(session, case.id, OncallCase.acknowledged_at.is_(None), acknowledged_at=now,
-                 acknowledged_by=user.username, ack_due_at=None, updated_at=now)
+    first = _set(
+        session,
+        case.id,
+        OncallCase.acknowledged_at.is_(None),
+        acknowledged_at=now,
+        acknowledged_by=user.username,
+        ack_due_at=None,
+        updated_at=now,
+    )
     if first:
         outbox.cancel_pending(session, case.id)
     if case.status == CaseStatus.ESCALATED.value:
@@ -110,8 +117,9 @@ def customer_follow_up(session: Session, case: Case, text: str, crew: SupportCre
         raise CrewFailed(case_id=case.id) from exc
     # Crew output is untrusted (a model can echo markup), as in the support flow.
     reply = clean_text(result.reply).text
-    citations = [{"article_id": clean_text(c.article_id).text, "title": clean_text(c.title).text}
-                 for c in result.citations]
+    citations = [
+        {"article_id": clean_text(c.article_id).text, "title": clean_text(c.title).text} for c in result.citations
+    ]
     case.messages.append(CaseMessage(author=Author.AGENT.value, text=reply, citations=citations))
     case.status = CaseStatus.ANSWERED.value
     case.degraded = result.degraded
@@ -138,8 +146,12 @@ def queue(session: Session, *, now: datetime, limit: int, offset: int) -> tuple[
     where = Case.status.in_(WITH_PEOPLE)
     total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
     rows = session.execute(
-        select(Case, OncallCase).outerjoin(OncallCase, OncallCase.case_id == Case.id).where(where)
-        .order_by(*_queue_order()).limit(limit).offset(offset)  # type: ignore[arg-type]
+        select(Case, OncallCase)
+        .outerjoin(OncallCase, OncallCase.case_id == Case.id)
+        .where(where)
+        .order_by(*_queue_order())  # type: ignore[arg-type]
+        .limit(limit)
+        .offset(offset)
     ).all()
     counts = _page_counts(session, [case.id for case, _ in rows])
     return [_queue_item(case, state, counts.get(case.id, {}), now) for case, state in rows], total
@@ -148,8 +160,11 @@ def queue(session: Session, *, now: datetime, limit: int, offset: int) -> tuple[
 def _page_counts(session: Session, case_ids: list[str]) -> dict[str, dict[str, int]]:
     if not case_ids:
         return {}
-    query = select(Page.case_id, Page.status, func.count()).where(Page.case_id.in_(case_ids)).group_by(
-        Page.case_id, Page.status)
+    query = (
+        select(Page.case_id, Page.status, func.count())
+        .where(Page.case_id.in_(case_ids))
+        .group_by(Page.case_id, Page.status)
+    )
     counts: dict[str, dict[str, int]] = {}
     for case_id, status, count in session.execute(query):
         counts.setdefault(case_id, {})[status] = count
@@ -161,22 +176,33 @@ def _queue_item(case: Case, state: OncallCase | None, pages: dict[str, int], now
     acknowledged = state is not None and state.acknowledged_at is not None
     to_breach = (due - now).total_seconds()
     return QueueItem(
-        case_id=case.id, status=case.status, priority=case.priority, category=case.category,
-        customer_id=case.customer_id, emergency=case.emergency, auto_emergency=case.auto_emergency,
-        summary=(f"priority {case.priority or 'unset'}, category {case.category or 'not yet classified'}, "
-                 f"route {case.route or case.requested_route}"),
-        created_at=case.created_at, age_seconds=round((now - case.created_at).total_seconds(), 3),
-        first_response_due_at=due, time_to_breach_seconds=None if acknowledged else round(to_breach, 3),
+        case_id=case.id,
+        status=case.status,
+        priority=case.priority,
+        category=case.category,
+        customer_id=case.customer_id,
+        emergency=case.emergency,
+        auto_emergency=case.auto_emergency,
+        summary=(
+            f"priority {case.priority or 'unset'}, category {case.category or 'not yet classified'}, "
+            f"route {case.route or case.requested_route}"
+        ),
+        created_at=case.created_at,
+        age_seconds=round((now - case.created_at).total_seconds(), 3),
+        first_response_due_at=due,
+        time_to_breach_seconds=None if acknowledged else round(to_breach, 3),
         breached=not acknowledged and to_breach < 0,
         acknowledged_by=state.acknowledged_by if state else None,
         acknowledged_at=state.acknowledged_at if state else None,
         repages=state.repages if state else 0,
-        pages_delivered=pages.get(PageStatus.DELIVERED.value, 0), pages_pending=pages.get(PageStatus.PENDING.value, 0),
+        pages_delivered=pages.get(PageStatus.DELIVERED.value, 0),
+        pages_pending=pages.get(PageStatus.PENDING.value, 0),
     )
 
 
-def pages(session: Session, *, case_id: str | None, status: str | None, limit: int,
-          offset: int) -> tuple[list[PageOut], int, dict[str, int]]:
+def pages(
+    session: Session, *, case_id: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[PageOut], int, dict[str, int]]:
     """The outbox, newest first: what was paged, what is still waiting, and why the last attempt failed."""
     where: list[ColumnElement[bool]] = []
     if case_id is not None:
@@ -184,8 +210,9 @@ def pages(session: Session, *, case_id: str | None, status: str | None, limit: i
     if status is not None:
         where.append(Page.status == status)
     total = session.scalar(select(func.count()).select_from(Page).where(*where)) or 0
-    rows = session.scalars(select(Page).where(*where).order_by(Page.created_at.desc(), Page.id).limit(limit)
-                           .offset(offset))
+    rows = session.scalars(
+        select(Page).where(*where).order_by(Page.created_at.desc(), Page.id).limit(limit).offset(offset)
+    )
     counts = {s: n for s, n in session.execute(select(Page.status, func.count()).group_by(Page.status))}
     items = [PageOut.model_validate(row, from_attributes=True) for row in rows]
     return items, total, counts

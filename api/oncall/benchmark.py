@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,9 +24,11 @@ from typing import Any
 
 import httpx
 
+from api.bench.api_process import free_port, start_uvicorn
 from api.db import make_engine, make_session_factory, upgrade_database
 from api.models import Account
 from api.oncall.local_receiver import LocalReceiver
+from crew.benchmark import percentile
 from crew.models import Category, Classification, Priority, Route, SupportResult, ThreadMessage
 from crew.settings import Settings
 from security.tokens import create_access_token
@@ -43,9 +44,12 @@ class InstantCrew:
 
     def classify(self, message: str) -> Classification:
         urgent = "hacked" in message
-        return Classification(category=Category.ESCALATION if urgent else Category.GENERAL,
-                              priority=Priority.URGENT if urgent else Priority.MEDIUM, confidence=0.9,
-                              is_complex=False)
+        return Classification(
+            category=Category.ESCALATION if urgent else Category.GENERAL,
+            priority=Priority.URGENT if urgent else Priority.MEDIUM,
+            confidence=0.9,
+            is_complex=False,
+        )
 
     def handle(
         self,
@@ -57,8 +61,11 @@ class InstantCrew:
         context: Mapping[str, Any] | None = None,
         classification: Classification | None = None,
     ) -> SupportResult:
-        return SupportResult(reply="A person has been alerted.", agent_type=Route.ESCALATION,
-                             classification=classification or self.classify(message))
+        return SupportResult(
+            reply="A person has been alerted.",
+            agent_type=Route.ESCALATION,
+            classification=classification or self.classify(message),
+        )
 
 
 def create_instant_app() -> Any:
@@ -71,17 +78,6 @@ def create_instant_app() -> Any:
 def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _wait_ready(client: httpx.Client, server: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -114,27 +110,37 @@ def run(n: int, concurrency: int, fake: bool) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="desk-oncall-bench-"))
     db_url = f"sqlite:///{workdir / 'bench.db'}"
     with LocalReceiver(WEBHOOK_SECRET) as receiver:
-        env = {**os.environ, "APP_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": db_url,
-               "RATE_LIMIT_PER_MINUTE": "1000000", "RATE_LIMIT_STORAGE_URI": "memory://",
-               "AUDIT_LOG_FILE": str(workdir / "audit.log"), "LOG_FILE": str(workdir / "app.log"),
-               "CREWAI_STORAGE_DIR": str(workdir / "crewai"), "LOG_LEVEL": "WARNING",
-               "ONCALL_WEBHOOK_URL": receiver.url, "ONCALL_WEBHOOK_SECRET": WEBHOOK_SECRET,
-               "SUPPORT_LLM_MODEL": "", "SUPPORT_CLASSIFIER_MODEL": ""}
+        env = {
+            **os.environ,
+            "APP_ENV": "test",
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": db_url,
+            "RATE_LIMIT_PER_MINUTE": "1000000",
+            "RATE_LIMIT_STORAGE_URI": "memory://",
+            "AUDIT_LOG_FILE": str(workdir / "audit.log"),
+            "LOG_FILE": str(workdir / "app.log"),
+            "CREWAI_STORAGE_DIR": str(workdir / "crewai"),
+            "LOG_LEVEL": "WARNING",
+            "ONCALL_WEBHOOK_URL": receiver.url,
+            "ONCALL_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "SUPPORT_LLM_MODEL": "",
+            "SUPPORT_CLASSIFIER_MODEL": "",
+        }
         upgrade_database(db_url)
         engine = make_engine(db_url)
         with make_session_factory(engine).begin() as session:
             session.add(Account(username="bench", password_hash="!", role="integrator"))  # noqa: S106
         engine.dispose()
-        token, _ = create_access_token(subject="bench", role="integrator", customer_id=None, secret=SECRET,
-                                       algorithm="HS256", expires_minutes=60)
+        token, _ = create_access_token(
+            subject="bench", role="integrator", customer_id=None, secret=SECRET, algorithm="HS256", expires_minutes=60
+        )
         target = "api.oncall.benchmark:create_instant_app" if fake else "api.app:create_app"
-        port = _free_port()
-        server = subprocess.Popen(  # noqa: S603 - our own server on loopback
-            [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning", "--no-access-log"], env=env)
+        port = free_port()
+        server = start_uvicorn(target, port, env)
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
-                              headers={"Authorization": f"Bearer {token}"}) as client:
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", timeout=120, headers={"Authorization": f"Bearer {token}"}
+            ) as client:
                 if not _wait_ready(client, server, 180):
                     _out("the API server did not become ready")
                     return 1
@@ -156,8 +162,14 @@ def run(n: int, concurrency: int, fake: bool) -> int:
     return _report(filed, arrivals, bad_signatures, n, concurrency, fake)
 
 
-def _report(filed: list[tuple[str, bool, float, float]], arrivals: dict[str, float], bad_signatures: int, n: int,
-            concurrency: int, fake: bool) -> int:
+def _report(
+    filed: list[tuple[str, bool, float, float]],
+    arrivals: dict[str, float],
+    bad_signatures: int,
+    n: int,
+    concurrency: int,
+    fake: bool,
+) -> int:
     missing = [case_id for case_id, *_ in filed if case_id not in arrivals]
     latencies: dict[str, list[float]] = {"all": [], "flagged": [], "auto": []}
     for case_id, auto, sent, _answered in filed:
@@ -166,14 +178,20 @@ def _report(filed: list[tuple[str, bool, float, float]], arrivals: dict[str, flo
             latencies["all"].append(ms)
             latencies["auto" if auto else "flagged"].append(ms)
     answered = [a * 1000 for *_, a in filed]
-    _out(f"emergency -> page latency, {n} emergencies, concurrency {concurrency}, "
-         f"crew: {'instant fake' if fake else 'real (local model)'}")
+    _out(
+        f"emergency -> page latency, {n} emergencies, concurrency {concurrency}, "
+        f"crew: {'instant fake' if fake else 'real (local model)'}"
+    )
     for name, values in latencies.items():
         if values:
-            _out(f"  {name:8s} n={len(values):3d}  p50 {statistics.median(values):8.2f} ms  "
-                 f"p95 {percentile(values, 0.95):8.2f} ms  max {max(values):8.2f} ms")
-    _out(f"  (the request itself, crew included: p50 {statistics.median(answered):.2f} ms, "
-         f"p95 {percentile(answered, 0.95):.2f} ms)")
+            _out(
+                f"  {name:8s} n={len(values):3d}  p50 {statistics.median(values):8.2f} ms  "
+                f"p95 {percentile(values, 0.95):8.2f} ms  max {max(values):8.2f} ms"
+            )
+    _out(
+        f"  (the request itself, crew included: p50 {statistics.median(answered):.2f} ms, "
+        f"p95 {percentile(answered, 0.95):.2f} ms)"
+    )
     _out(f"  pages missing: {len(missing)}, bad signatures: {bad_signatures}")
     p95 = percentile(latencies["all"], 0.95) if latencies["all"] else float("inf")
     _out(f"  target p95 < 1000 ms: {'met' if p95 < 1000 and not missing else 'NOT met'}")

@@ -30,8 +30,9 @@ class WebhookSender:
 
     def __init__(self, secret: str, timeout_seconds: float, transport: httpx.BaseTransport | None = None) -> None:
         self._secret = secret
-        self._http = httpx.Client(timeout=timeout_seconds, follow_redirects=False, transport=transport,
-                                  headers={"User-Agent": USER_AGENT})
+        self._http = httpx.Client(
+            timeout=timeout_seconds, follow_redirects=False, transport=transport, headers={"User-Agent": USER_AGENT}
+        )
 
     def close(self) -> None:
         self._http.close()

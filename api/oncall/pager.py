@@ -39,6 +39,15 @@ class OutboxPager:
             # reconcile sweep pages it within seconds, and the customer still gets the emergency reply.
             logger.exception("case %s: the page could not be written; the reconcile sweep will page it", case_id)
             return
-        self.audit.record("oncall_page_queued", actor="oncall-pager", role="system", case_id=case_id,
-                          customer_id=customer_id, page_id=page.id, target=page.target, series=0, reason=page.reason)
+        self.audit.record(
+            "oncall_page_queued",
+            actor="oncall-pager",
+            role="system",
+            case_id=case_id,
+            customer_id=customer_id,
+            page_id=page.id,
+            target=page.target,
+            series=0,
+            reason=page.reason,
+        )
         self.wake()

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from api.audit import AuditLog
+from api.context import RequestContext
 from api.crew_holder import CrewHolder
 from api.deps import AuditDep, ContextDep, CurrentUser, LimitsDep, SessionDep, SettingsDep, StaffUser
 from api.models import Case, Role, utcnow
@@ -15,6 +17,7 @@ from api.oncall.models import PageStatus
 from api.oncall.schemas import MessageIn, PagesOut, QueueOut, StatusIn
 from api.routes.cases import summary
 from api.schemas import CaseOut, CitationOut, MessageOut
+from api.services.accounts import Principal
 from api.services.cases import get_case_for
 from api.services.support import clean_message
 from crew.errors import AppError
@@ -30,10 +33,26 @@ async def get_crew_holder(request: Request) -> CrewHolder:
 CrewHolderDep = Annotated[CrewHolder, Depends(get_crew_holder)]
 
 
+def record_case_event(
+    audit: AuditLog, event: str, user: Principal, case: Case, ctx: RequestContext, **fields: object
+) -> None:
+    """One audit line for an action on a case: who did it, on which case and customer, in which request."""
+    audit.record(
+        event,
+        actor=user.username,
+        role=user.role.value,
+        case_id=case.id,
+        customer_id=case.customer_id,
+        request_id=ctx.request_id,
+        **fields,
+    )
+
+
 def case_out(case: Case) -> CaseOut:
     messages = [
-        MessageOut(author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations],
-                   created_at=m.created_at)
+        MessageOut(
+            author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations], created_at=m.created_at
+        )
         for m in case.messages
     ]
     return CaseOut(**summary(case).model_dump(), messages=messages)
@@ -45,15 +64,21 @@ def acknowledge_case(case_id: str, user: StaffUser, session: SessionDep, audit: 
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
     if actions.acknowledge(session, case, user, utcnow()):
-        audit.record("oncall_ack", actor=user.username, role=user.role.value, case_id=case.id,
-                     customer_id=case.customer_id, request_id=ctx.request_id)
+        record_case_event(audit, "oncall_ack", user, case, ctx)
     return case_out(case)
 
 
 @router.post("/cases/{case_id}/messages", response_model=CaseOut)
 def post_message(
-    case_id: str, body: MessageIn, user: CurrentUser, session: SessionDep, settings: SettingsDep, audit: AuditDep,
-    limits: LimitsDep, ctx: ContextDep, crew_holder: CrewHolderDep,
+    case_id: str,
+    body: MessageIn,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    audit: AuditDep,
+    limits: LimitsDep,
+    ctx: ContextDep,
+    crew_holder: CrewHolderDep,
 ) -> CaseOut:
     """Add a message to the case thread: a staff reply (visible to the customer) or the customer's follow-up."""
     case = get_case_for(session, user, case_id)
@@ -62,47 +87,53 @@ def post_message(
     now = utcnow()
     if user.role in (Role.STAFF, Role.ADMIN):
         acknowledged = actions.staff_reply(session, case, user, text, now)
-        audit.record("case_reply", actor=user.username, role=user.role.value, case_id=case.id,
-                     customer_id=case.customer_id, author="staff", sanitised=changed, request_id=ctx.request_id)
+        record_case_event(audit, "case_reply", user, case, ctx, author="staff", sanitised=changed)
         if acknowledged:
-            audit.record("oncall_ack", actor=user.username, role=user.role.value, case_id=case.id,
-                         customer_id=case.customer_id, via="reply", request_id=ctx.request_id)
+            record_case_event(audit, "oncall_ack", user, case, ctx, via="reply")
         return case_out(case)
     # A follow-up may reach the crew, so it counts against the customer's limit like a new request.
     try:
         limits.hit_customer(case.customer_id)
     except AppError as exc:
-        audit.record("rate_limited", actor=user.username, role=user.role.value, customer_id=case.customer_id,
-                     code=exc.code, request_id=ctx.request_id)
+        audit.record(
+            "rate_limited",
+            actor=user.username,
+            role=user.role.value,
+            customer_id=case.customer_id,
+            code=exc.code,
+            request_id=ctx.request_id,
+        )
         raise
     crew = crew_holder.get() if actions.needs_crew(case) else None
     answered = actions.customer_follow_up(session, case, text, crew, now)
-    audit.record("case_reply", actor=user.username, role=user.role.value, case_id=case.id,
-                 customer_id=case.customer_id, author="customer", answered_by_crew=answered, sanitised=changed,
-                 request_id=ctx.request_id)
+    record_case_event(
+        audit, "case_reply", user, case, ctx, author="customer", answered_by_crew=answered, sanitised=changed
+    )
     return case_out(case)
 
 
-def _change_status(case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep,
-                   ctx: ContextDep) -> CaseOut:
+def _change_status(
+    case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+) -> CaseOut:
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
     previous = actions.set_status(session, case, body.status, user, utcnow())
-    audit.record("case_status", actor=user.username, role=user.role.value, case_id=case.id,
-                 customer_id=case.customer_id, from_status=previous, to_status=body.status, request_id=ctx.request_id)
+    record_case_event(audit, "case_status", user, case, ctx, from_status=previous, to_status=body.status)
     return case_out(case)
 
 
 @router.post("/cases/{case_id}/status", response_model=CaseOut)
-def change_status(case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep,
-                  ctx: ContextDep) -> CaseOut:
+def change_status(
+    case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+) -> CaseOut:
     """Set the case status: acknowledged, in_progress or resolved."""
     return _change_status(case_id, body, user, session, audit, ctx)
 
 
 @router.patch("/cases/{case_id}", response_model=CaseOut)
-def patch_case(case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep,
-               ctx: ContextDep) -> CaseOut:
+def patch_case(
+    case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+) -> CaseOut:
     """Same as POST /support/cases/{case_id}/status (the web interface's form of it)."""
     return _change_status(case_id, body, user, session, audit, ctx)
 
@@ -113,15 +144,16 @@ def hand_back(case_id: str, user: StaffUser, session: SessionDep, audit: AuditDe
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
     actions.hand_back(session, case, user, utcnow())
-    audit.record("case_handback", actor=user.username, role=user.role.value, case_id=case.id,
-                 customer_id=case.customer_id, request_id=ctx.request_id)
+    record_case_event(audit, "case_handback", user, case, ctx)
     return case_out(case)
 
 
 @router.get("/oncall/queue", response_model=QueueOut)
 def oncall_queue(
-    user: StaffUser, session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    user: StaffUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> QueueOut:
     """Open escalations, emergencies first, with age and time to breach of the first-response target."""
     now = utcnow()
@@ -131,13 +163,24 @@ def oncall_queue(
 
 @router.get("/oncall/pages", response_model=PagesOut)
 def oncall_pages(
-    user: StaffUser, session: SessionDep, settings: SettingsDep,
-    case_id: str | None = None, status: PageStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    user: StaffUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    case_id: str | None = None,
+    status: PageStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PagesOut:
     """The page outbox, newest first (also what the on-call page shows when no webhook is configured)."""
-    items, total, counts = actions.pages(session, case_id=case_id, status=status.value if status else None,
-                                         limit=limit, offset=offset)
-    return PagesOut(items=items, total=total, limit=limit, offset=offset, counts=counts,
-                    webhook_configured=bool(settings.oncall_webhook_url),
-                    secondary_webhook_configured=bool(settings.oncall_secondary_webhook_url))
+    items, total, counts = actions.pages(
+        session, case_id=case_id, status=status.value if status else None, limit=limit, offset=offset
+    )
+    return PagesOut(
+        items=items,
+        total=total,
+        limit=limit,
+        offset=offset,
+        counts=counts,
+        webhook_configured=bool(settings.oncall_webhook_url),
+        secondary_webhook_configured=bool(settings.oncall_secondary_webhook_url),
+    )

@@ -23,8 +23,11 @@ class OncallService:
         """`reconcile=False` when another hook pages emergencies (the sweep would page them a second time)."""
         self.settings = settings
         self.worker = DeliveryWorker(
-            settings=settings, session_factory=session_factory, audit=audit,
-            sender_factory=self._sender, reconcile=reconcile,
+            settings=settings,
+            session_factory=session_factory,
+            audit=audit,
+            sender_factory=self._sender,
+            reconcile=reconcile,
         )
         self.pager = OutboxPager(session_factory, audit, self.worker.wake)
 

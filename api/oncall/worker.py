@@ -93,8 +93,11 @@ class DeliveryWorker:
         self._pool = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="oncall-delivery")
         self._thread = threading.Thread(target=self._run, name="oncall-worker", daemon=True)
         self._thread.start()
-        logger.info("on-call worker %s started (webhook %s)", self.worker_id,
-                    "configured" if self.settings.oncall_webhook_url else "not configured: pages stay in the outbox")
+        logger.info(
+            "on-call worker %s started (webhook %s)",
+            self.worker_id,
+            "configured" if self.settings.oncall_webhook_url else "not configured: pages stay in the outbox",
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop polling, let deliveries in flight finish, and hand unfinished claims back at once."""
@@ -156,18 +159,32 @@ class DeliveryWorker:
             due = outbox.due_for_repage(session, now)
         for state in due:
             if state.repages < self.settings.oncall_max_repages:
-                self._add_page(state.case_id, partial(outbox.take_repage, state=state, now=now),
-                               series=state.repages + 1, target=PageTarget.PRIMARY, reason=PageReason.REPAGE, now=now)
+                self._add_page(
+                    state.case_id,
+                    partial(outbox.take_repage, state=state, now=now),
+                    series=state.repages + 1,
+                    target=PageTarget.PRIMARY,
+                    reason=PageReason.REPAGE,
+                    now=now,
+                )
             elif self.settings.oncall_secondary_webhook_url and not state.secondary_paged:
                 self._page_secondary(state.case_id, now)
             else:
                 with self.session_factory.begin() as session:
                     stopped = outbox.stop_clock(session, state.case_id, now=now)
                 if stopped:
-                    logger.warning("case %s: no acknowledgement after %d repages and no secondary webhook left",
-                                   state.case_id, state.repages)
-                    self.audit.record("oncall_paging_exhausted", actor=ACTOR, role="system", case_id=state.case_id,
-                                      repages=state.repages)
+                    logger.warning(
+                        "case %s: no acknowledgement after %d repages and no secondary webhook left",
+                        state.case_id,
+                        state.repages,
+                    )
+                    self.audit.record(
+                        "oncall_paging_exhausted",
+                        actor=ACTOR,
+                        role="system",
+                        case_id=state.case_id,
+                        repages=state.repages,
+                    )
 
     def _try_secondary(self, now: datetime) -> None:
         if not self.settings.oncall_secondary_webhook_url:
@@ -176,18 +193,34 @@ class DeliveryWorker:
         with self.session_factory() as session:
             case_ids = outbox.stalled_primary_cases(session, now=now, stalled_for=stalled_for)
         for case_id in case_ids:
-            logger.warning("case %s: primary webhook unreachable for %.0f s; paging the secondary", case_id,
-                           stalled_for.total_seconds())
+            logger.warning(
+                "case %s: primary webhook unreachable for %.0f s; paging the secondary",
+                case_id,
+                stalled_for.total_seconds(),
+            )
             self._page_secondary(case_id, now)
 
     def _page_secondary(self, case_id: str, now: datetime) -> None:
         # Series after every primary one, so the key stays unique whatever happened before.
-        self._add_page(case_id, partial(outbox.take_secondary, case_id=case_id, now=now),
-                       series=self.settings.oncall_max_repages + 1, target=PageTarget.SECONDARY,
-                       reason=PageReason.SECONDARY, now=now)
+        self._add_page(
+            case_id,
+            partial(outbox.take_secondary, case_id=case_id, now=now),
+            series=self.settings.oncall_max_repages + 1,
+            target=PageTarget.SECONDARY,
+            reason=PageReason.SECONDARY,
+            now=now,
+        )
 
-    def _add_page(self, case_id: str, take: Callable[[Session], bool], *, series: int, target: PageTarget,
-                  reason: PageReason, now: datetime) -> None:
+    def _add_page(
+        self,
+        case_id: str,
+        take: Callable[[Session], bool],
+        *,
+        series: int,
+        target: PageTarget,
+        reason: PageReason,
+        now: datetime,
+    ) -> None:
         """Advance the case's state and add the page in one transaction; skip if another process did it."""
         try:
             with self.session_factory.begin() as session:
@@ -198,8 +231,16 @@ class DeliveryWorker:
         except IntegrityError:
             logger.info("case %s: %s page %d already queued by another worker", case_id, target.value, series)
             return
-        self.audit.record("oncall_page_queued", actor=ACTOR, role="system", case_id=case_id, page_id=page.id,
-                          target=target.value, series=series, reason=reason.value)
+        self.audit.record(
+            "oncall_page_queued",
+            actor=ACTOR,
+            role="system",
+            case_id=case_id,
+            page_id=page.id,
+            target=target.value,
+            series=series,
+            reason=reason.value,
+        )
 
     def _page_unpaged(self, now: datetime) -> None:
         with self.session_factory() as session:
@@ -211,9 +252,18 @@ class DeliveryWorker:
             except IntegrityError:
                 continue  # paged meanwhile by the request itself or another process
             logger.warning("case %s: emergency had no page; queued one now", case.id)
-            self.audit.record("oncall_page_queued", actor=ACTOR, role="system", case_id=case.id,
-                              customer_id=case.customer_id, page_id=page.id, target=page.target, series=0,
-                              reason=page.reason, recovered=True)
+            self.audit.record(
+                "oncall_page_queued",
+                actor=ACTOR,
+                role="system",
+                case_id=case.id,
+                customer_id=case.customer_id,
+                page_id=page.id,
+                target=page.target,
+                series=0,
+                reason=page.reason,
+                recovered=True,
+            )
 
     # --- delivery ----------------------------------------------------------------------------------------
     def _dispatch(self, now: datetime) -> None:
@@ -268,24 +318,57 @@ class DeliveryWorker:
     def _record_delivered(self, page: Page, case: Case, outcome: Outcome, now: datetime, latency_ms: float) -> None:
         ack_timeout = timedelta(seconds=self.settings.oncall_ack_timeout_seconds)
         with self.session_factory.begin() as session:
-            won = outbox.record_delivery(session, page, outcome, worker_id=self.worker_id, now=now,
-                                         ack_timeout=ack_timeout)
+            won = outbox.record_delivery(
+                session, page, outcome, worker_id=self.worker_id, now=now, ack_timeout=ack_timeout
+            )
         if not won:
-            logger.warning("page %s delivered after its claim lapsed; the receiver de-duplicates by %s", page.id,
-                           page.idempotency_key)
-        self.audit.record("oncall_page_sent", actor=ACTOR, role="system", case_id=case.id,
-                          customer_id=case.customer_id, page_id=page.id, target=page.target, series=page.series,
-                          attempt=page.attempts + 1, status_code=outcome.status_code, latency_ms=latency_ms)
+            logger.warning(
+                "page %s delivered after its claim lapsed; the receiver de-duplicates by %s",
+                page.id,
+                page.idempotency_key,
+            )
+        self._record_attempt("oncall_page_sent", page, case, status_code=outcome.status_code, latency_ms=latency_ms)
 
     def _record_failed(self, page: Page, case: Case, outcome: Outcome, now: datetime) -> None:
-        delay = retry_delay(page.attempts + 1, base=self.settings.oncall_retry_base_seconds,
-                            cap=self.settings.oncall_retry_max_seconds, rng=self._rng)
+        delay = retry_delay(
+            page.attempts + 1,
+            base=self.settings.oncall_retry_base_seconds,
+            cap=self.settings.oncall_retry_max_seconds,
+            rng=self._rng,
+        )
         with self.session_factory.begin() as session:
-            outbox.record_failure(session, page, outcome, worker_id=self.worker_id, now=now,
-                                  retry_in=timedelta(seconds=delay))
-        logger.warning("page %s (case %s, %s) attempt %d failed: %s; retrying in %.2f s", page.id, case.id,
-                       page.target, page.attempts + 1, outcome.error, delay)
-        self.audit.record("oncall_page_failed", actor=ACTOR, role="system", case_id=case.id,
-                          customer_id=case.customer_id, page_id=page.id, target=page.target, series=page.series,
-                          attempt=page.attempts + 1, error=outcome.error, status_code=outcome.status_code,
-                          retry_in_seconds=round(delay, 3))
+            outbox.record_failure(
+                session, page, outcome, worker_id=self.worker_id, now=now, retry_in=timedelta(seconds=delay)
+            )
+        logger.warning(
+            "page %s (case %s, %s) attempt %d failed: %s; retrying in %.2f s",
+            page.id,
+            case.id,
+            page.target,
+            page.attempts + 1,
+            outcome.error,
+            delay,
+        )
+        self._record_attempt(
+            "oncall_page_failed",
+            page,
+            case,
+            error=outcome.error,
+            status_code=outcome.status_code,
+            retry_in_seconds=round(delay, 3),
+        )
+
+    def _record_attempt(self, event: str, page: Page, case: Case, **fields: object) -> None:
+        """The audit line of one delivery attempt of a page, sent or failed."""
+        self.audit.record(
+            event,
+            actor=ACTOR,
+            role="system",
+            case_id=case.id,
+            customer_id=case.customer_id,
+            page_id=page.id,
+            target=page.target,
+            series=page.series,
+            attempt=page.attempts + 1,
+            **fields,
+        )

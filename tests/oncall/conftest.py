@@ -75,8 +75,9 @@ def apps() -> Iterator[Callable[..., TestClient]]:
 
 
 def auth(username: str, role: str, customer_id: str | None = None) -> dict[str, str]:
-    token, _ = create_access_token(subject=username, role=role, customer_id=customer_id, secret=SECRET,
-                                   algorithm="HS256", expires_minutes=5)
+    token, _ = create_access_token(
+        subject=username, role=role, customer_id=customer_id, secret=SECRET, algorithm="HS256", expires_minutes=5
+    )
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -22,7 +22,9 @@ class RecordingCrew:
         return Classification(
             category=Category.ESCALATION if urgent else self.category,
             priority=Priority.URGENT if urgent else self.priority,
-            confidence=0.9, is_complex=False, signals=["fake"],
+            confidence=0.9,
+            is_complex=False,
+            signals=["fake"],
         )
 
     def handle(
@@ -35,10 +37,22 @@ class RecordingCrew:
         context: Mapping[str, Any] | None = None,
         classification: Classification | None = None,
     ) -> SupportResult:
-        self.calls.append({"message": message, "route": route, "emergency": emergency, "history": list(history),
-                           "classification": classification})
+        self.calls.append(
+            {
+                "message": message,
+                "route": route,
+                "emergency": emergency,
+                "history": list(history),
+                "classification": classification,
+            }
+        )
         classification = classification or self.classify(message)
         taken = Route.ESCALATION if emergency else (classification.route() if route is Route.AUTO else route)
         reply = EMERGENCY_REPLY if emergency else f"Answer to: {message} (seen {len(history)} earlier messages)"
-        return SupportResult(reply=reply, agent_type=taken, classification=classification,
-                             citations=[Citation(article_id="KB-031", title="Escalation policy")], model_calls=1)
+        return SupportResult(
+            reply=reply,
+            agent_type=taken,
+            classification=classification,
+            citations=[Citation(article_id="KB-031", title="Escalation policy")],
+            model_calls=1,
+        )

@@ -33,8 +33,9 @@ def test_backoff_grows_exponentially_with_jitter_and_stays_under_the_cap() -> No
 def test_response_times_match_kb_031() -> None:
     hours = {p: response_time(p.value).total_seconds() / 3600 for p in Priority}
     assert hours == {Priority.URGENT: 1, Priority.HIGH: 4, Priority.MEDIUM: 24, Priority.LOW: 48}
-    kb = (Path(__file__).resolve().parents[2] / "crew" / "knowledge" /
-          "kb-031-escalation-policy-response-times.md").read_text()
+    kb = (
+        Path(__file__).resolve().parents[2] / "crew" / "knowledge" / "kb-031-escalation-policy-response-times.md"
+    ).read_text()
     assert "Urgent: within 1 hour" in kb and "High: within 4 business hours" in kb
 
 
@@ -52,5 +53,6 @@ def test_auto_emergency_rule(tmp_path: Path) -> None:
     assert not is_auto_emergency(rated(Category.TECHNICAL, Priority.URGENT), narrow)
     wider = fast_settings(tmp_path, auto_emergency_min_priority="high", auto_emergency_categories=["technical"])
     assert is_auto_emergency(rated(Category.TECHNICAL, Priority.HIGH), wider)
-    assert not is_auto_emergency(rated(Category.TECHNICAL, Priority.HIGH),
-                                 fast_settings(tmp_path, auto_emergency_enabled=False))
+    assert not is_auto_emergency(
+        rated(Category.TECHNICAL, Priority.HIGH), fast_settings(tmp_path, auto_emergency_enabled=False)
+    )

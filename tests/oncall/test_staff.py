@@ -60,8 +60,9 @@ def test_handback_then_the_crew_answers_the_follow_up_with_the_whole_thread(
     settings = fast_settings(tmp_path)
     client = apps(settings, crew)
     alice, staff = account(client, "alice", "customer", "cust-a"), account(client, "sam", "staff")
-    case_id = client.post("/support/request", json={"message": "my invoice is wrong", "emergency": True},
-                          headers=alice).json()["case_id"]
+    case_id = client.post(
+        "/support/request", json={"message": "my invoice is wrong", "emergency": True}, headers=alice
+    ).json()["case_id"]
 
     # While people have the case, a follow-up is stored for them and the crew stays out of it.
     waiting = client.post(f"/support/cases/{case_id}/messages", json={"text": "any news?"}, headers=alice)
@@ -75,7 +76,9 @@ def test_handback_then_the_crew_answers_the_follow_up_with_the_whole_thread(
     call = crew.calls[-1]
     assert call["message"] == "And the VAT?" and call["route"] is Route.AUTO and call["emergency"] is False
     assert [(m.author, m.text) for m in call["history"]] == [
-        ("customer", "my invoice is wrong"), ("agent", call["history"][1].text), ("customer", "any news?"),
+        ("customer", "my invoice is wrong"),
+        ("agent", call["history"][1].text),
+        ("customer", "any news?"),
         ("staff", "Fixed the invoice."),
     ]
     case = follow_up.json()
@@ -99,8 +102,9 @@ def test_status_changes_stop_paging_and_are_audited(
     assert client.patch(f"/support/cases/{case_id}", json={"status": "in_progress"}, headers=staff).status_code == 200
     pages = client.get("/support/oncall/pages", params={"case_id": case_id}, headers=staff).json()
     assert [p["status"] for p in pages["items"]] == ["cancelled"]
-    changes = [(e["from_status"], e["to_status"]) for e in audit_events(settings.audit_log_file)
-               if e["event"] == "case_status"]
+    changes = [
+        (e["from_status"], e["to_status"]) for e in audit_events(settings.audit_log_file) if e["event"] == "case_status"
+    ]
     assert changes == [("escalated", "in_progress"), ("in_progress", "resolved"), ("resolved", "in_progress")]
 
 
@@ -154,11 +158,14 @@ def test_auto_emergency_escalates_pages_and_marks_the_case(
 def test_auto_emergency_follows_its_settings(tmp_path: Path, apps: Apps, account: Account) -> None:
     off = apps(fast_settings(tmp_path / "off", auto_emergency_enabled=False), RecordingCrew())
     alice = account(off, "alice", "customer", "cust-a")
-    assert off.post("/support/request", json={"message": "my account was hacked"}, headers=alice).json()[
-        "status"] == "answered"
+    assert (
+        off.post("/support/request", json={"message": "my account was hacked"}, headers=alice).json()["status"]
+        == "answered"
+    )
     # Urgent technical problems (outages) page too once `technical` is listed.
     crew = RecordingCrew(category=Category.TECHNICAL, priority=Priority.URGENT)
     on = apps(fast_settings(tmp_path / "on", auto_emergency_categories=["escalation", "technical"]), crew)
     bob = account(on, "bob", "customer", "cust-b")
-    assert on.post("/support/request", json={"message": "everything is down"}, headers=bob).json()[
-        "status"] == "escalated"
+    assert (
+        on.post("/support/request", json={"message": "everything is down"}, headers=bob).json()["status"] == "escalated"
+    )
