@@ -24,6 +24,7 @@ test: install lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check crew api security web_interface tests
+	$(BIN)/ruff format --check crew api security web_interface tests
 
 typecheck: install
 	$(BIN)/mypy

@@ -23,8 +23,9 @@ def test_argon2_hashing_works_with_the_installed_backends() -> None:
 
 
 def test_token_round_trip_and_claims() -> None:
-    token, lifetime = create_access_token(subject="u", role="integrator", customer_id=None, secret=SECRET,
-                                          algorithm="HS256", expires_minutes=5)
+    token, lifetime = create_access_token(
+        subject="u", role="integrator", customer_id=None, secret=SECRET, algorithm="HS256", expires_minutes=5
+    )
     claims = decode_access_token(token, secret=SECRET, algorithm="HS256")
     assert (claims.sub, claims.role, claims.customer_id, lifetime) == ("u", "integrator", None, 300)
 
@@ -32,8 +33,13 @@ def test_token_round_trip_and_claims() -> None:
 @pytest.mark.parametrize("mutation", ["expired", "wrong_secret", "alg_swap", "bad_role"])
 def test_tokens_rejected(mutation: str) -> None:
     now = datetime.now(UTC)
-    claims = {"sub": "u", "role": "customer", "jti": "j", "iat": int(now.timestamp()),
-              "exp": int((now + timedelta(minutes=5)).timestamp())}
+    claims = {
+        "sub": "u",
+        "role": "customer",
+        "jti": "j",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+    }
     secret, algorithm = SECRET, "HS256"
     if mutation == "expired":
         claims["exp"] = int((now - timedelta(seconds=5)).timestamp())

@@ -43,8 +43,9 @@ def payload_client(tmp_path: Path, client_for: Callable[..., TestClient]) -> Tes
 def _check(client: TestClient, headers: Mapping[str, str], payloads: Sequence[str]) -> tuple[int, int]:
     stored = rejected = 0
     for payload in payloads:
-        response = client.post("/support/request", json={"message": payload, "context": {"note": payload}},
-                               headers=headers)
+        response = client.post(
+            "/support/request", json={"message": payload, "context": {"note": payload}}, headers=headers
+        )
         assert response.status_code < 500, (payload, response.text)
         if response.status_code == 422:
             rejected += 1
