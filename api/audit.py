@@ -26,9 +26,9 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,8 @@ from security.redact import redact_fields
 GENESIS = "0" * 64
 _TAIL_CHUNK = 8192
 _COLUMNS = ("actor", "role", "customer_id", "case_id", "status_code", "request_id")
+_NOT_PAYLOAD = frozenset({*_COLUMNS, "seq", "ts", "event", "prev", "hash"})
+INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +80,17 @@ class AuditLog:
         self._store(entry)
         return entry
 
+    def _open(self) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
+        try:
+            return os.open(self.path, flags, 0o600)
+        except FileNotFoundError:
+            # The directory is made on first need (or if removed since), not by a mkdir call per event.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, flags, 0o600)
+
     def _append(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             last = _last_line(fd)
@@ -110,15 +120,17 @@ class AuditLog:
             "seq": entry["seq"],
             "ts": datetime.fromisoformat(entry["ts"]),
             "event": entry["event"],
-            "payload": {k: v for k, v in entry.items() if k not in {*_COLUMNS, "seq", "ts", "event", "prev", "hash"}},
+            "payload": {k: v for k, v in entry.items() if k not in _NOT_PAYLOAD},
             "prev_hash": entry["prev"],
             "hash": entry["hash"],
             **{name: entry.get(name) for name in _COLUMNS},
         }
         try:
-            # A Core insert costs a third of an ORM unit of work, and this runs on every request.
+            # A Core insert costs a third of an ORM unit of work, and this runs on every request. The
+            # statement is built once (INSERT_EVENT) and gets one parameter dict, not a one-element list
+            # (which would take the executemany path).
             with self._engine.begin() as conn:
-                conn.execute(insert(AuditEvent), [row])
+                conn.execute(INSERT_EVENT, row)
         except SQLAlchemyError:
             # The file line is already written and chained; a lost database copy is reported, not fatal.
             logger.exception("audit event %s (seq %s) not stored in the database", entry["event"], entry["seq"])
@@ -150,8 +162,9 @@ def verify_file(path: Path) -> VerifyResult:
             if entry.get("hash") != entry_hash(entry):
                 return VerifyResult(False, count, "line was edited (hash mismatch)", number, seq, prev_hash)
             if entry.get("prev") != prev_hash or entry.get("seq") != seq + 1:
-                return VerifyResult(False, count, "chain broken (a line before this one was removed or moved)",
-                                    number, seq, prev_hash)
+                return VerifyResult(
+                    False, count, "chain broken (a line before this one was removed or moved)", number, seq, prev_hash
+                )
             prev_hash, seq, count = entry["hash"], entry["seq"], count + 1
     return VerifyResult(True, count, None, None, seq, prev_hash)
 
@@ -162,12 +175,24 @@ def verify_against_database(result: VerifyResult, session: Session) -> VerifyRes
         return result
     max_seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
     if max_seq > result.last_seq:
-        return VerifyResult(False, result.entries, f"the database holds entries up to seq {max_seq}, the file "
-                            f"ends at seq {result.last_seq}: lines were removed from the end", None,
-                            result.last_seq, result.last_hash)
+        return VerifyResult(
+            False,
+            result.entries,
+            f"the database holds entries up to seq {max_seq}, the file "
+            f"ends at seq {result.last_seq}: lines were removed from the end",
+            None,
+            result.last_seq,
+            result.last_hash,
+        )
     if result.last_seq:
         stored = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == result.last_seq))
         if stored is not None and stored != result.last_hash:
-            return VerifyResult(False, result.entries, "the last line differs from the database copy", None,
-                                result.last_seq, result.last_hash)
+            return VerifyResult(
+                False,
+                result.entries,
+                "the last line differs from the database copy",
+                None,
+                result.last_seq,
+                result.last_hash,
+            )
     return result

@@ -126,8 +126,9 @@ def users_create(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            account = create_account(session, username=args.username, password=password, role=args.role,
-                                     customer_id=args.customer_id)
+            account = create_account(
+                session, username=args.username, password=password, role=args.role, customer_id=args.customer_id
+            )
     except AppError as exc:
         _err(f"not created: {exc.message}")
         return 1

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import AuditLog
@@ -85,17 +85,21 @@ SessionDep = Annotated[Session, Depends(get_session)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-async def get_current_user(request: Request, token: TokenDep, session: SessionDep, ctx: ContextDep) -> Principal:
-    # The app's objects are read from app.state here rather than as FastAPI dependencies: this runs on every
-    # authenticated request, and each dependency is one more resolution step.
+async def get_current_user(request: Request, token: TokenDep) -> Principal:
+    # The app's objects and the request context are read from app.state / request.state here rather than
+    # as FastAPI dependencies: this runs on every authenticated request, and each dependency is one more
+    # resolution step. A Session is made only on a principal-cache miss, so a cached caller costs no
+    # session generator dependency (its exit stack and teardown) on every request.
     state = request.app.state
     settings: Settings = state.settings
     audit: AuditLog = state.audit
     principals: PrincipalCache = state.principals
+    ctx: RequestContext = request.state.ctx
 
     async def reject(reason: str) -> AuthenticationFailed:
-        await run_in_threadpool(lambda: audit.record("token_rejected", reason=reason, client=ctx.client,
-                                                     request_id=ctx.request_id))
+        await run_in_threadpool(
+            lambda: audit.record("token_rejected", reason=reason, client=ctx.client, request_id=ctx.request_id)
+        )
         return AuthenticationFailed()
 
     if not token:
@@ -107,7 +111,7 @@ async def get_current_user(request: Request, token: TokenDep, session: SessionDe
         raise await reject("invalid") from exc
     user = principals.get(claims.sub)
     if user is None:
-        user = await run_in_threadpool(_lookup_and_release, session, claims.sub)
+        user = await run_in_threadpool(_lookup, state.session_factory, claims.sub)
         if user is not None:
             principals.put(user)
     if user is None or user.role.value != claims.role:
@@ -116,11 +120,10 @@ async def get_current_user(request: Request, token: TokenDep, session: SessionDe
     return user
 
 
-def _lookup_and_release(session: Session, username: str) -> Principal | None:
-    user = active_principal(session, username)
-    # End the read transaction so the connection goes back to the pool now, not at the end of the request.
-    session.rollback()
-    return user
+def _lookup(session_factory: sessionmaker[Session], username: str) -> Principal | None:
+    # Its own short session: the connection goes back to the pool now, not at the end of the request.
+    with session_factory() as session:
+        return active_principal(session, username)
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

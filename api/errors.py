@@ -69,8 +69,9 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         headers["X-Case-ID"] = str(exc.details["case_id"])
     field = exc.details.get("field")
     errors = [{"field": str(field), "message": exc.message}] if field else None
-    return error_response(exc.status_code, exc.code, exc.message, request_id_of(request), errors=errors,
-                          headers=headers)
+    return error_response(
+        exc.status_code, exc.code, exc.message, request_id_of(request), errors=errors, headers=headers
+    )
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -83,8 +84,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Only the location and pydantic's message: the rejected input itself is never echoed back.
     errors = [{"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
-    return error_response(422, "validation_error", "A field of the request is invalid.", request_id_of(request),
-                          errors=errors)
+    return error_response(
+        422, "validation_error", "A field of the request is invalid.", request_id_of(request), errors=errors
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -95,8 +97,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _slowapi_limit(request: Request, exc: Exception) -> JSONResponse:
     # Only reached if a slowapi decorator is ever used; the desk's own limits raise RateLimited.
-    return error_response(429, RateLimited.code, RateLimited.message, request_id_of(request),
-                          headers={"Retry-After": "60"})
+    return error_response(
+        429, RateLimited.code, RateLimited.message, request_id_of(request), headers={"Retry-After": "60"}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

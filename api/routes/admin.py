@@ -16,17 +16,31 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 def _account_out(account: Account) -> AccountOut:
-    return AccountOut(id=account.id, username=account.username, role=account.role, customer_id=account.customer_id,
-                      is_active=account.is_active, created_at=account.created_at)
+    return AccountOut(
+        id=account.id,
+        username=account.username,
+        role=account.role,
+        customer_id=account.customer_id,
+        is_active=account.is_active,
+        created_at=account.created_at,
+    )
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=status.HTTP_201_CREATED)
 def add_account(body: AccountIn, user: AdminUser, session: SessionDep, audit: AuditDep, ctx: ContextDep) -> AccountOut:
     """Create an account."""
-    account = create_account(session, username=body.username, password=body.password, role=body.role,
-                             customer_id=body.customer_id)
-    audit.record("account_created", actor=user.username, role=user.role.value, target_account_id=account.id,
-                 target_role=account.role, customer_id=account.customer_id, request_id=ctx.request_id)
+    account = create_account(
+        session, username=body.username, password=body.password, role=body.role, customer_id=body.customer_id
+    )
+    audit.record(
+        "account_created",
+        actor=user.username,
+        role=user.role.value,
+        target_account_id=account.id,
+        target_role=account.role,
+        customer_id=account.customer_id,
+        request_id=ctx.request_id,
+    )
     return _account_out(account)
 
 

@@ -34,14 +34,24 @@ def login(
     account = authenticate(session, form.username, form.password)
     if account is None:
         # Same answer for an unknown user and a wrong password.
-        audit.record("login_failed", actor=form.username, client=ctx.client, status_code=401,
-                     request_id=ctx.request_id)
+        audit.record("login_failed", actor=form.username, client=ctx.client, status_code=401, request_id=ctx.request_id)
         raise AuthenticationFailed("Incorrect username or password.", code="invalid_credentials")
     token, lifetime = create_access_token(
-        subject=account.username, role=account.role, customer_id=account.customer_id,
-        secret=settings.secret_key.get_secret_value(), algorithm=settings.algorithm,
+        subject=account.username,
+        role=account.role,
+        customer_id=account.customer_id,
+        secret=settings.secret_key.get_secret_value(),
+        algorithm=settings.algorithm,
         expires_minutes=settings.access_token_expire_minutes,
     )
-    audit.record("login_succeeded", actor=account.username, account_id=account.id, role=account.role,
-                 customer_id=account.customer_id, client=ctx.client, status_code=200, request_id=ctx.request_id)
+    audit.record(
+        "login_succeeded",
+        actor=account.username,
+        account_id=account.id,
+        role=account.role,
+        customer_id=account.customer_id,
+        client=ctx.client,
+        status_code=200,
+        request_id=ctx.request_id,
+    )
     return TokenOut(access_token=token, expires_in=lifetime)

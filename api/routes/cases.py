@@ -18,10 +18,21 @@ router = APIRouter(prefix="/support/cases", tags=["cases"])
 
 def summary(case: Case) -> CaseSummary:
     return CaseSummary(
-        id=case.id, customer_id=case.customer_id, status=case.status, requested_route=case.requested_route,
-        agent_type=case.route, category=case.category, priority=case.priority, confidence=case.confidence,
-        emergency=case.emergency, auto_emergency=case.auto_emergency, sanitised=case.sanitised,
-        degraded=case.degraded, error_code=case.error_code, created_at=case.created_at, updated_at=case.updated_at,
+        id=case.id,
+        customer_id=case.customer_id,
+        status=case.status,
+        requested_route=case.requested_route,
+        agent_type=case.route,
+        category=case.category,
+        priority=case.priority,
+        confidence=case.confidence,
+        emergency=case.emergency,
+        auto_emergency=case.auto_emergency,
+        sanitised=case.sanitised,
+        degraded=case.degraded,
+        error_code=case.error_code,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
     )
 
 
@@ -40,8 +51,14 @@ def list_cases(
     """List the cases you may see, newest first."""
     ctx.customer_id = customer_id
     rows, total = list_cases_for(
-        session, user, customer_id=customer_id, status=status.value if status else None,
-        priority=priority.value if priority else None, emergency=emergency, limit=limit, offset=offset,
+        session,
+        user,
+        customer_id=customer_id,
+        status=status.value if status else None,
+        priority=priority.value if priority else None,
+        emergency=emergency,
+        limit=limit,
+        offset=offset,
     )
     return CaseList(items=[summary(c) for c in rows], total=total, limit=limit, offset=offset)
 
@@ -52,8 +69,9 @@ def read_case(case_id: str, user: CurrentUser, session: SessionDep, ctx: Context
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
     messages = [
-        MessageOut(author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations],
-                   created_at=m.created_at)
+        MessageOut(
+            author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations], created_at=m.created_at
+        )
         for m in case.messages
     ]
     return CaseOut(**summary(case).model_dump(), messages=messages)

@@ -39,6 +39,11 @@ def readyz(request: Request) -> ReadyOut | JSONResponse:
     checks["crew"] = "ok" if holder.ready else ("loading" if holder.loading else "failed")
     if all(v == "ok" for v in checks.values()):
         return ReadyOut(status="ready", checks=checks)
-    body = {"detail": "The service is not ready.", "code": "not_ready", "request_id": request_id_of(request),
-            "status": "not_ready", "checks": checks}
+    body = {
+        "detail": "The service is not ready.",
+        "code": "not_ready",
+        "request_id": request_id_of(request),
+        "status": "not_ready",
+        "checks": checks,
+    }
     return JSONResponse(body, status_code=503)

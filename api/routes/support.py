@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from api.context import RequestContext
 from api.crew_holder import CrewHolder
-from api.deps import ContextDep, CurrentUser, SessionDep
+from api.deps import CurrentUser
 from api.responses import model_response
 from api.schemas import ClassifyIn, ClassifyOut, SupportRequestIn, SupportResponse
 from api.services.support import SupportCall, clean_message, enforce_limit, limit_key, run_support_request
@@ -17,12 +18,17 @@ from crew.models import Route
 router = APIRouter(prefix="/support", tags=["support"])
 
 
-async def support_call(request: Request, session: SessionDep, ctx: ContextDep) -> SupportCall:
-    # One dependency reading app.state, rather than one FastAPI dependency per object: each costs a
-    # resolution step on every request. A crew still loading answers 503 here, as before.
+async def support_call(request: Request) -> SupportCall:
+    # One dependency reading app.state and the request context, rather than one FastAPI dependency per
+    # object: each costs a resolution step on every request. No Session either: the case is written on the
+    # engine's connections (api/services/cases.py), so no per-request generator dependency to set up and
+    # tear down. A crew still loading answers 503 here, as before.
     state = request.app.state
     holder: CrewHolder = state.crew_holder
-    return SupportCall(session, state.settings, holder.get(), state.limits, state.audit, ctx, state.escalation_hook)
+    ctx: RequestContext = request.state.ctx
+    return SupportCall(
+        state.engine, state.settings, holder.get(), state.limits, state.audit, ctx, state.escalation_hook
+    )
 
 
 CallDep = Annotated[SupportCall, Depends(support_call)]
@@ -70,8 +76,14 @@ def classify(body: ClassifyIn, user: CurrentUser, call: CallDep) -> Response:
     message, _changed = clean_message(body.message, call.settings)
     enforce_limit(call, key)
     result = call.crew.classify(message)
-    return model_response(ClassifyOut(
-        category=result.category, priority=result.priority, confidence=result.confidence,
-        is_complex=result.is_complex, route=result.route(), signals=result.signals,
-        secondary_categories=result.secondary_categories,
-    ))
+    return model_response(
+        ClassifyOut(
+            category=result.category,
+            priority=result.priority,
+            confidence=result.confidence,
+            is_complex=result.is_complex,
+            route=result.route(),
+            signals=result.signals,
+            secondary_categories=result.secondary_categories,
+        )
+    )

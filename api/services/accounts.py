@@ -31,8 +31,9 @@ def active_principal(session: Session, username: str) -> Principal | None:
     """The caller behind a token, if the account still exists and is active (a light column query:
     this runs on every authenticated request)."""
     row = session.execute(
-        select(Account.id, Account.username, Account.role, Account.customer_id)
-        .where(Account.username == username, Account.is_active.is_(True))
+        select(Account.id, Account.username, Account.role, Account.customer_id).where(
+            Account.username == username, Account.is_active.is_(True)
+        )
     ).first()
     return Principal(row.id, row.username, Role(row.role), row.customer_id) if row is not None else None
 
@@ -51,8 +52,9 @@ def create_account(session: Session, *, username: str, password: str, role: str,
         raise InputRejected("The customer id has an invalid format.", field="customer_id")
     if find_account(session, username) is not None:
         raise Conflict("An account with this username already exists.", code="username_taken")
-    account = Account(username=username, password_hash=hash_password(password), role=role_value.value,
-                      customer_id=customer_id)
+    account = Account(
+        username=username, password_hash=hash_password(password), role=role_value.value, customer_id=customer_id
+    )
     session.add(account)
     session.commit()
     return account

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import Engine, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from api.models import Author, Case, CaseMessage, CaseStatus, Role, utcnow
@@ -41,20 +41,26 @@ class OpenCase:
 
 # The writes of a support request are Core statements on the tables with parameters passed apart, so
 # SQLAlchemy compiles each statement once: they run on every request, and an ORM unit of work (or a
-# statement with inline values) costs several times as much (measured with api/benchmark.py).
+# statement with inline values) costs several times as much (measured with api/benchmark.py). The
+# statements are built once here (immutable constructs), and they run on a plain Connection in one
+# `engine.begin()` block per state change: an ORM Session around them only added transaction bookkeeping
+# that nothing here uses (no ORM object is loaded or flushed): open + answer took 0.53-0.62 ms of CPU
+# through a Session, 0.29-0.32 ms on the engine's connections (SQLite, measured side by side).
 CASES = cast(Table, Case.__table__)
 MESSAGES = cast(Table, CaseMessage.__table__)
+INSERT_CASE = insert(CASES)
+INSERT_MESSAGE = insert(MESSAGES)
 UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id"))
 
 
-def _add_message(session: Session, case_id: str, author: Author, text: str, citations: list[dict[str, str]],
-                 at: datetime) -> None:
-    session.execute(insert(MESSAGES), {"case_id": case_id, "author": author.value, "text": text,
-                                       "citations": citations, "created_at": at})
+def _message_row(
+    case_id: str, author: Author, text: str, citations: list[dict[str, str]], at: datetime
+) -> dict[str, Any]:
+    return {"case_id": case_id, "author": author.value, "text": text, "citations": citations, "created_at": at}
 
 
 def open_case(
-    session: Session,
+    engine: Engine,
     *,
     customer_id: str,
     account_id: int,
@@ -66,25 +72,47 @@ def open_case(
 ) -> OpenCase:
     """Store the case and the customer's message before the crew runs (so a crew failure leaves a trace)."""
     case = OpenCase(
-        id=new_case_id(), customer_id=customer_id, requested_route=requested_route, emergency=emergency,
-        sanitised=sanitised, status=CaseStatus.ESCALATED if emergency else CaseStatus.OPEN,
+        id=new_case_id(),
+        customer_id=customer_id,
+        requested_route=requested_route,
+        emergency=emergency,
+        sanitised=sanitised,
+        status=CaseStatus.ESCALATED if emergency else CaseStatus.OPEN,
         priority=Priority.URGENT if emergency else None,
     )
-    session.execute(insert(CASES), {
-        "id": case.id, "customer_id": customer_id, "created_by": account_id,
-        "requested_route": requested_route.value, "status": case.status.value,
-        "priority": case.priority.value if case.priority else None, "emergency": emergency,
-        "auto_emergency": False, "sanitised": sanitised, "degraded": False, "context": context,
-        "created_at": case.updated_at, "updated_at": case.updated_at,
-    })
-    _add_message(session, case.id, Author.CUSTOMER, message, [], case.updated_at)
-    session.commit()
+    # One transaction, committed before the crew runs: a crew failure or a crash leaves the case stored.
+    with engine.begin() as conn:
+        conn.execute(
+            INSERT_CASE,
+            {
+                "id": case.id,
+                "customer_id": customer_id,
+                "created_by": account_id,
+                "requested_route": requested_route.value,
+                "status": case.status.value,
+                "priority": case.priority.value if case.priority else None,
+                "emergency": emergency,
+                "auto_emergency": False,
+                "sanitised": sanitised,
+                "degraded": False,
+                "context": context,
+                "created_at": case.updated_at,
+                "updated_at": case.updated_at,
+            },
+        )
+        conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.CUSTOMER, message, [], case.updated_at))
     return case
 
 
 def record_answer(
-    session: Session, case: OpenCase, result: SupportResult, *, reply: str, citations: list[dict[str, str]],
-    reply_sanitised: bool, latency_ms: float,
+    engine: Engine,
+    case: OpenCase,
+    result: SupportResult,
+    *,
+    reply: str,
+    citations: list[dict[str, str]],
+    reply_sanitised: bool,
+    latency_ms: float,
 ) -> None:
     classification = result.classification
     case.category = classification.category
@@ -98,26 +126,41 @@ def record_answer(
         case.route, case.priority, case.status = result.agent_type, classification.priority, CaseStatus.ANSWERED
     case.updated_at = utcnow()
     assert case.route is not None and case.priority is not None
-    session.execute(UPDATE_CASE, {
-        "case_id": case.id, "route": case.route.value, "category": case.category.value,
-        "priority": case.priority.value, "confidence": case.confidence, "degraded": case.degraded,
-        "sanitised": case.sanitised, "status": case.status.value, "crew_latency_ms": latency_ms,
-        "updated_at": case.updated_at,
-    })
-    _add_message(session, case.id, Author.AGENT, reply, citations, case.updated_at)
-    session.commit()
+    with engine.begin() as conn:
+        conn.execute(
+            UPDATE_CASE,
+            {
+                "case_id": case.id,
+                "route": case.route.value,
+                "category": case.category.value,
+                "priority": case.priority.value,
+                "confidence": case.confidence,
+                "degraded": case.degraded,
+                "sanitised": case.sanitised,
+                "status": case.status.value,
+                "crew_latency_ms": latency_ms,
+                "updated_at": case.updated_at,
+            },
+        )
+        conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.AGENT, reply, citations, case.updated_at))
 
 
-def record_failure(session: Session, case: OpenCase, *, error_code: str, latency_ms: float) -> None:
+def record_failure(engine: Engine, case: OpenCase, *, error_code: str, latency_ms: float) -> None:
     # An emergency keeps status `escalated` so it stays in the people's queue; the error code says what failed.
     if not case.emergency:
         case.status = CaseStatus.FAILED
     case.updated_at = utcnow()
-    session.execute(UPDATE_CASE, {
-        "case_id": case.id, "status": case.status.value, "error_code": error_code, "crew_latency_ms": latency_ms,
-        "updated_at": case.updated_at,
-    })
-    session.commit()
+    with engine.begin() as conn:
+        conn.execute(
+            UPDATE_CASE,
+            {
+                "case_id": case.id,
+                "status": case.status.value,
+                "error_code": error_code,
+                "crew_latency_ms": latency_ms,
+                "updated_at": case.updated_at,
+            },
+        )
 
 
 def _visible(user: Principal) -> Select[Case]:

@@ -37,9 +37,15 @@ def desk_status(session: Session) -> StatusOut:
             .order_by(Case.updated_at.desc())
             .limit(P95_WINDOW)
         ).all()
-        agents.append(AgentStats(agent_type=route, interactions=count,
-                                 average_latency_ms=round(average, 2) if average is not None else None,
-                                 p95_latency_ms=_p95([v for v in recent if v is not None]), last_active=last))
+        agents.append(
+            AgentStats(
+                agent_type=route,
+                interactions=count,
+                average_latency_ms=round(average, 2) if average is not None else None,
+                p95_latency_ms=_p95([v for v in recent if v is not None]),
+                last_active=last,
+            )
+        )
     by_status = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).tuples().all())
     since = utcnow() - timedelta(hours=1)
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from api.audit import AuditLog
 from api.context import RequestContext
@@ -74,7 +74,8 @@ def sanitise_request(body: SupportRequestIn, settings: Settings) -> CleanInput:
         except ContextRejected as exc:
             raise InputRejected(
                 f"The context must be at most {settings.max_context_bytes} bytes and "
-                f"{settings.max_context_depth} levels deep.", field="context"
+                f"{settings.max_context_depth} levels deep.",
+                field="context",
             ) from exc
     changed = tuple(name for name, flag in (("message", message_changed), ("context", context_changed)) if flag)
     return CleanInput(message, context, changed)
@@ -93,7 +94,7 @@ def _clean_result(result: SupportResult) -> tuple[str, list[dict[str, str]], boo
 class SupportCall:
     """What the support endpoints hand to `run_support_request` (all per-app objects, no globals)."""
 
-    session: Session
+    engine: Engine
     settings: Settings
     crew: SupportCrew
     limits: RateLimits
@@ -111,8 +112,14 @@ def run_support_request(call: SupportCall, user: Principal, body: SupportRequest
     ctx.route = effective_route.value
     enforce_limit(call, customer_id)
     if clean.changed_fields:
-        call.audit.record("input_sanitised", actor=user.username, role=user.role.value, customer_id=customer_id,
-                          fields=list(clean.changed_fields), request_id=ctx.request_id)
+        call.audit.record(
+            "input_sanitised",
+            actor=user.username,
+            role=user.role.value,
+            customer_id=customer_id,
+            fields=list(clean.changed_fields),
+            request_id=ctx.request_id,
+        )
     # Rated an urgent escalation by the classifier: handled as an emergency too (api/oncall/auto_emergency.py).
     check = None if body.emergency else detect_auto_emergency(call.crew, clean.message, call.settings)
     auto = check is not None and check.emergency
@@ -122,8 +129,14 @@ def run_support_request(call: SupportCall, user: Principal, body: SupportRequest
         ctx.route = effective_route.value
 
     case = cases.open_case(
-        call.session, customer_id=customer_id, account_id=user.account_id, requested_route=effective_route,
-        emergency=emergency, sanitised=bool(clean.changed_fields), context=clean.context, message=clean.message,
+        call.engine,
+        customer_id=customer_id,
+        account_id=user.account_id,
+        requested_route=effective_route,
+        emergency=emergency,
+        sanitised=bool(clean.changed_fields),
+        context=clean.context,
+        message=clean.message,
     )
     ctx.case_id = case.id
     if emergency:
@@ -132,21 +145,27 @@ def run_support_request(call: SupportCall, user: Principal, body: SupportRequest
     started = time.perf_counter()
     try:
         # The check's classification is reused: the crew does not classify the same message twice.
-        result = call.crew.handle(clean.message, route=effective_route, emergency=emergency, context=clean.context,
-                                  classification=check.classification if check is not None else None)
+        result = call.crew.handle(
+            clean.message,
+            route=effective_route,
+            emergency=emergency,
+            context=clean.context,
+            classification=check.classification if check is not None else None,
+        )
     except Exception as exc:
         latency = (time.perf_counter() - started) * 1000
         code = exc.code if isinstance(exc, AppError) else "crew_error"
         logger.exception("crew failed on case %s (%s)", case.id, code)
-        cases.record_failure(call.session, case, error_code=code, latency_ms=latency)
+        cases.record_failure(call.engine, case, error_code=code, latency_ms=latency)
         if isinstance(exc, AppError) and not isinstance(exc, CrewFailed):
             exc.details["case_id"] = case.id
             raise
         raise CrewFailed(case_id=case.id) from exc
     latency = (time.perf_counter() - started) * 1000
     reply, citations, reply_changed = _clean_result(result)
-    cases.record_answer(call.session, case, result, reply=reply, citations=citations, reply_sanitised=reply_changed,
-                        latency_ms=latency)
+    cases.record_answer(
+        call.engine, case, result, reply=reply, citations=citations, reply_sanitised=reply_changed, latency_ms=latency
+    )
     return to_response(case, reply, citations)
 
 
@@ -155,8 +174,9 @@ def enforce_limit(call: SupportCall, key: str) -> None:
         call.limits.hit_customer(key)
     except AppError as exc:
         ctx = call.ctx
-        call.audit.record("rate_limited", actor=ctx.actor, role=ctx.role, customer_id=key, code=exc.code,
-                          request_id=ctx.request_id)
+        call.audit.record(
+            "rate_limited", actor=ctx.actor, role=ctx.role, customer_id=key, code=exc.code, request_id=ctx.request_id
+        )
         raise
 
 

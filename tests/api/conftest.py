@@ -83,8 +83,14 @@ def make_account(password_hash: str) -> Callable[..., dict[str, str]]:
         with app.state.session_factory.begin() as session:  # type: ignore[attr-defined]
             session.add(Account(username=username, password_hash=password_hash, role=role, customer_id=customer_id))
         settings: Settings = app.state.settings  # type: ignore[attr-defined]
-        token, _ = create_access_token(subject=username, role=role, customer_id=customer_id, secret=SECRET,
-                                       algorithm=settings.algorithm, expires_minutes=5)
+        token, _ = create_access_token(
+            subject=username,
+            role=role,
+            customer_id=customer_id,
+            secret=SECRET,
+            algorithm=settings.algorithm,
+            expires_minutes=5,
+        )
         return {"Authorization": f"Bearer {token}"}
 
     return make

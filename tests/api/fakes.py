@@ -23,8 +23,9 @@ class FakeCrew:
 
     def classify(self, message: str) -> Classification:
         self.classify_calls += 1
-        return Classification(category=self.category, priority=Priority.MEDIUM, confidence=0.8, is_complex=False,
-                              signals=["fake"])
+        return Classification(
+            category=self.category, priority=Priority.MEDIUM, confidence=0.8, is_complex=False, signals=["fake"]
+        )
 
     def handle(
         self,
@@ -36,8 +37,15 @@ class FakeCrew:
         context: Mapping[str, Any] | None = None,
         classification: Classification | None = None,
     ) -> SupportResult:
-        self.calls.append({"message": message, "route": route, "emergency": emergency, "context": context,
-                           "classification": classification})
+        self.calls.append(
+            {
+                "message": message,
+                "route": route,
+                "emergency": emergency,
+                "context": context,
+                "classification": classification,
+            }
+        )
         if self.block_on and self.block_on in message:
             self.release.wait(30)
         # Like the real desk: a classification handed in is used, not made again.

@@ -29,8 +29,9 @@ def _traffic(client: TestClient, make_account: MakeAccount) -> None:
     client.post("/auth/token", data={"username": "alice", "password": "wrong"})
 
 
-def test_chain_verifies_and_matches_the_database(client: TestClient, make_account: MakeAccount,
-                                                 settings: Settings) -> None:
+def test_chain_verifies_and_matches_the_database(
+    client: TestClient, make_account: MakeAccount, settings: Settings
+) -> None:
     _traffic(client, make_account)
     assert audit_verify(Args(), settings) == 0
     lines = settings.audit_log_file.read_text().splitlines()
@@ -55,8 +56,9 @@ def test_deleted_line_detected(client: TestClient, make_account: MakeAccount, se
     assert not result.ok and result.line == 2 and "chain broken" in (result.problem or "")
 
 
-def test_truncated_tail_detected_through_the_database(client: TestClient, make_account: MakeAccount,
-                                                      settings: Settings) -> None:
+def test_truncated_tail_detected_through_the_database(
+    client: TestClient, make_account: MakeAccount, settings: Settings
+) -> None:
     _traffic(client, make_account)
     lines = settings.audit_log_file.read_text().splitlines()
     settings.audit_log_file.write_text("\n".join(lines[:-1]) + "\n")
@@ -92,8 +94,9 @@ def test_concurrent_writers_processes(tmp_path: Path) -> None:
     assert result.ok and result.entries == 300
 
 
-def test_no_message_text_emails_or_card_numbers_in_any_log(client: TestClient, make_account: MakeAccount,
-                                                           settings: Settings) -> None:
+def test_no_message_text_emails_or_card_numbers_in_any_log(
+    client: TestClient, make_account: MakeAccount, settings: Settings
+) -> None:
     headers = make_account(client, "alice", "customer", "cust-a")
     secret_text = "my card 4111 1111 1111 1111 and mail jane@example.com please refund"
     client.post("/support/request", json={"message": secret_text}, headers=headers)

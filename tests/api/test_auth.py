@@ -25,9 +25,14 @@ def _login(client: TestClient, username: str, password: str = PASSWORD) -> tuple
 
 
 def _token(role: str = "customer", **overrides: object) -> str:
-    claims: dict[str, object] = {"sub": "alice", "role": role, "customer_id": "cust-a", "jti": "x",
-                                 "iat": int(datetime.now(UTC).timestamp()),
-                                 "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())}
+    claims: dict[str, object] = {
+        "sub": "alice",
+        "role": role,
+        "customer_id": "cust-a",
+        "jti": "x",
+        "iat": int(datetime.now(UTC).timestamp()),
+        "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp()),
+    }
     claims.update(overrides)
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
@@ -58,9 +63,15 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(client: TestClient,
 
 def test_expired_token_rejected(client: TestClient, make_account: MakeAccount) -> None:
     make_account(client, "alice", "customer", "cust-a")
-    token, _ = create_access_token(subject="alice", role="customer", customer_id="cust-a", secret=SECRET,
-                                   algorithm="HS256", expires_minutes=1,
-                                   now=datetime.now(UTC) - timedelta(minutes=10))
+    token, _ = create_access_token(
+        subject="alice",
+        role="customer",
+        customer_id="cust-a",
+        secret=SECRET,
+        algorithm="HS256",
+        expires_minutes=1,
+        now=datetime.now(UTC) - timedelta(minutes=10),
+    )
     status, body, challenge = _get_cases(client, token)
     assert status == 401 and body["code"] == "not_authenticated" and challenge == "Bearer"
 
@@ -108,8 +119,9 @@ def test_missing_token_is_401_with_bearer_challenge(client: TestClient) -> None:
     assert set(response.json()) == {"detail", "code", "request_id"}
 
 
-def test_login_attempts_limited_per_username_and_address(tmp_path: Path, client_for: Callable[..., TestClient],
-                                                          make_account: MakeAccount) -> None:
+def test_login_attempts_limited_per_username_and_address(
+    tmp_path: Path, client_for: Callable[..., TestClient], make_account: MakeAccount
+) -> None:
     settings: Settings = make_settings(tmp_path, login_rate_limit="3/minute")
     client = client_for(settings, FakeCrew())
     make_account(client, "alice", "customer", "cust-a")
@@ -120,8 +132,9 @@ def test_login_attempts_limited_per_username_and_address(tmp_path: Path, client_
     assert _login(client, "bob")[0] == 200
 
 
-def test_login_events_are_audited_without_passwords(client: TestClient, make_account: MakeAccount,
-                                                    settings: Settings) -> None:
+def test_login_events_are_audited_without_passwords(
+    client: TestClient, make_account: MakeAccount, settings: Settings
+) -> None:
     make_account(client, "alice", "customer", "cust-a")
     _login(client, "alice")
     _login(client, "alice", "Sup3rSecretGuess!")

@@ -15,23 +15,62 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-           "AUDIT_LOG_FILE": str(tmp_path / "audit.log"), "LOG_FILE": str(tmp_path / "app.log")}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "AUDIT_LOG_FILE": str(tmp_path / "audit.log"),
+        "LOG_FILE": str(tmp_path / "app.log"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_db_upgrade_and_users_create(tmp_path: Path) -> None:
     assert _run(tmp_path, "db", "upgrade").returncode == 0
-    created = _run(tmp_path, "users", "create", "--username", "shop", "--role", "integrator", "--password-stdin",
-                   stdin="a-long-password\n")
+    created = _run(
+        tmp_path,
+        "users",
+        "create",
+        "--username",
+        "shop",
+        "--role",
+        "integrator",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
     assert created.returncode == 0, created.stderr
     assert "a-long-password" not in created.stdout + created.stderr
-    again = _run(tmp_path, "users", "create", "--username", "shop", "--role", "integrator", "--password-stdin",
-                 stdin="a-long-password\n")
+    again = _run(
+        tmp_path,
+        "users",
+        "create",
+        "--username",
+        "shop",
+        "--role",
+        "integrator",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
     assert again.returncode == 1 and "already exists" in again.stderr
-    no_customer = _run(tmp_path, "users", "create", "--username", "c", "--role", "customer", "--password-stdin",
-                       stdin="a-long-password\n")
+    no_customer = _run(
+        tmp_path,
+        "users",
+        "create",
+        "--username",
+        "c",
+        "--role",
+        "customer",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
     assert no_customer.returncode == 1
     engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     with engine.connect() as conn:

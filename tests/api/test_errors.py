@@ -21,15 +21,19 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> Non
 
 def test_validation_errors_name_the_field_without_echoing_input(client: TestClient, make_account: MakeAccount) -> None:
     headers = make_account(client, "shop", "integrator")
-    response = client.post("/support/request", json={"message": "hi", "customer_id": "bad id; DROP TABLE"},
-                           headers=headers)
+    response = client.post(
+        "/support/request", json={"message": "hi", "customer_id": "bad id; DROP TABLE"}, headers=headers
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "customer_id" and "DROP" not in response.text
-    extra = client.post("/support/request", json={"message": "hi", "customer_id": "c1", "admin": True},
-                        headers=headers)
+    extra = client.post("/support/request", json={"message": "hi", "customer_id": "c1", "admin": True}, headers=headers)
     assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "admin"
-    assert client.post("/support/request", content=b"{not json", headers={**headers, "content-type":
-                       "application/json"}).status_code == 422
+    assert (
+        client.post(
+            "/support/request", content=b"{not json", headers={**headers, "content-type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 def test_request_id_is_kept_or_assigned(client: TestClient) -> None:
@@ -38,11 +42,11 @@ def test_request_id_is_kept_or_assigned(client: TestClient) -> None:
     assert len(generated) == 32 and generated.isalnum()
 
 
-def test_oversized_body_by_content_length_is_413(client: TestClient, make_account: MakeAccount,
-                                                 settings: Settings) -> None:
+def test_oversized_body_by_content_length_is_413(
+    client: TestClient, make_account: MakeAccount, settings: Settings
+) -> None:
     headers = make_account(client, "alice", "customer", "cust-a")
-    response = client.post("/support/request", json={"message": "x" * (settings.max_body_bytes + 10)},
-                           headers=headers)
+    response = client.post("/support/request", json={"message": "x" * (settings.max_body_bytes + 10)}, headers=headers)
     assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
 
 
@@ -56,16 +60,19 @@ def test_oversized_streamed_body_is_413(client: TestClient, make_account: MakeAc
         yield b'"}'
 
     # A generator body is sent chunked, without Content-Length: only counting the bytes catches it.
-    response = client.post("/support/request", content=chunks(),
-                           headers={**headers, "content-type": "application/json"})
+    response = client.post(
+        "/support/request", content=chunks(), headers={**headers, "content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
-def test_too_long_and_empty_after_cleaning_messages_are_422(client: TestClient, make_account: MakeAccount,
-                                                            settings: Settings) -> None:
+def test_too_long_and_empty_after_cleaning_messages_are_422(
+    client: TestClient, make_account: MakeAccount, settings: Settings
+) -> None:
     headers = make_account(client, "alice", "customer", "cust-a")
-    too_long = client.post("/support/request", json={"message": "z" * (settings.max_message_length + 1)},
-                           headers=headers)
+    too_long = client.post(
+        "/support/request", json={"message": "z" * (settings.max_message_length + 1)}, headers=headers
+    )
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "message"
     empty = client.post("/support/request", json={"message": "<script></script>\u0000 "}, headers=headers)
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "message"
@@ -76,8 +83,12 @@ def test_context_size_and_depth_are_limited(client: TestClient, make_account: Ma
     deep: dict[str, object] = {"v": 1}
     for _ in range(6):
         deep = {"d": deep}
-    assert client.post("/support/request", json={"message": "hi", "context": deep},
-                       headers=headers).json()["errors"][0]["field"] == "context"
+    assert (
+        client.post("/support/request", json={"message": "hi", "context": deep}, headers=headers).json()["errors"][0][
+            "field"
+        ]
+        == "context"
+    )
     big = {"blob": "b" * 9000}
     assert client.post("/support/request", json={"message": "hi", "context": big}, headers=headers).status_code == 422
     ok = client.post("/support/request", json={"message": "hi", "context": {"plan": "<b>pro</b>"}}, headers=headers)

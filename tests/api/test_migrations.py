@@ -57,8 +57,9 @@ print(json.dumps(sorted(seen)))
 
 def test_migration_env_targets_the_oncall_tables_on_its_own() -> None:
     # A fresh interpreter that imports nothing but api.db: what `alembic revision --autogenerate` would see.
-    done = subprocess.run([sys.executable, "-c", ENV_TABLES_SCRIPT], capture_output=True, text=True, check=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", ENV_TABLES_SCRIPT], capture_output=True, text=True, check=True, timeout=120
+    )
     assert set(json.loads(done.stdout.strip().splitlines()[-1])) >= ONCALL_TABLES
 
 

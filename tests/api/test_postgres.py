@@ -38,13 +38,15 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.mark.postgres
-def test_request_case_and_audit_on_postgres(pg_url: str, tmp_path: Path, client_for: Callable[..., TestClient],
-                                            make_account: MakeAccount) -> None:
+def test_request_case_and_audit_on_postgres(
+    pg_url: str, tmp_path: Path, client_for: Callable[..., TestClient], make_account: MakeAccount
+) -> None:
     settings = make_settings(tmp_path, database_url=pg_url)
     client = client_for(settings, FakeCrew())
     headers = make_account(client, "alice", "customer", "cust-a")
-    body = client.post("/support/request", json={"message": "<b>charged</b> twice", "context": {"plan": "pro"}},
-                       headers=headers).json()
+    body = client.post(
+        "/support/request", json={"message": "<b>charged</b> twice", "context": {"plan": "pro"}}, headers=headers
+    ).json()
     case = client.get(f"/support/cases/{body['case_id']}", headers=headers).json()
     assert case["sanitised"] is True and case["messages"][0]["text"] == "charged twice"
     assert client.get("/support/cases", params={"status": "answered"}, headers=headers).json()["total"] == 1

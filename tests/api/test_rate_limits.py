@@ -35,8 +35,9 @@ def test_61st_request_is_429_and_other_customers_are_unaffected(
     assert settings.rate_limit_per_minute == 60
     alice = make_account(client, "alice", "customer", "cust-a")
     bob = make_account(client, "bob", "customer", "cust-b")
-    statuses = [client.post("/support/request", json={"message": f"q{i}"}, headers=alice).status_code
-                for i in range(60)]
+    statuses = [
+        client.post("/support/request", json={"message": f"q{i}"}, headers=alice).status_code for i in range(60)
+    ]
     assert statuses == [200] * 60
     over = client.post("/support/request", json={"message": "one more"}, headers=alice)
     assert over.status_code == 429 and over.json()["code"] == "rate_limited"
@@ -47,19 +48,23 @@ def test_61st_request_is_429_and_other_customers_are_unaffected(
     assert events.count("rate_limited") == 1
 
 
-def test_limit_keys_on_the_customer_not_the_caller(client: TestClient, make_account: MakeAccount,
-                                                   tmp_path: Path) -> None:
+def test_limit_keys_on_the_customer_not_the_caller(
+    client: TestClient, make_account: MakeAccount, tmp_path: Path
+) -> None:
     """An integrator and the customer itself share the customer's budget; the integrator's other customers don't."""
     client.app.state.limits.__init__("memory://", 3, "10/minute")  # type: ignore[attr-defined]
     alice = make_account(client, "alice", "customer", "cust-a")
     shop = make_account(client, "shop", "integrator")
     assert client.post("/support/request", json={"message": "1"}, headers=alice).status_code == 200
     for _ in range(2):
-        assert client.post("/support/request", json={"message": "2", "customer_id": "cust-a"},
-                           headers=shop).status_code == 200
+        assert (
+            client.post("/support/request", json={"message": "2", "customer_id": "cust-a"}, headers=shop).status_code
+            == 200
+        )
     assert client.post("/support/classify", json={"message": "3"}, headers=alice).status_code == 429
-    assert client.post("/support/request", json={"message": "4", "customer_id": "cust-q"},
-                       headers=shop).status_code == 200
+    assert (
+        client.post("/support/request", json={"message": "4", "customer_id": "cust-q"}, headers=shop).status_code == 200
+    )
 
 
 def _redis_or_skip() -> None:
@@ -87,14 +92,37 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
     with make_session_factory(engine).begin() as session:
         session.add(Account(username="shop", password_hash="unused", role="integrator"))
     engine.dispose()
-    env = {**os.environ, "APP_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": db_url,
-           "RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15", "RATE_LIMIT_PER_MINUTE": "5",
-           "AUDIT_LOG_FILE": str(tmp_path / "audit.log"), "LOG_FILE": str(tmp_path / "app.log")}
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": db_url,
+        "RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15",
+        "RATE_LIMIT_PER_MINUTE": "5",
+        "AUDIT_LOG_FILE": str(tmp_path / "audit.log"),
+        "LOG_FILE": str(tmp_path / "app.log"),
+    }
     ports = [_free_port(), _free_port()]
     procs = [
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.api.server_app:create_test_app", "--factory",
-                          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tests.api.server_app:create_test_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         for port in ports
     ]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
@@ -110,8 +138,9 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
                     pass  # still starting
                 assert time.monotonic() < deadline, "server did not become ready"
                 time.sleep(0.1)
-        token, _ = create_access_token(subject="shop", role="integrator", customer_id=None, secret=SECRET,
-                                       algorithm="HS256", expires_minutes=5)
+        token, _ = create_access_token(
+            subject="shop", role="integrator", customer_id=None, secret=SECRET, algorithm="HS256", expires_minutes=5
+        )
         yield bases, token
     finally:
         for proc in procs:
@@ -128,8 +157,9 @@ def test_limit_holds_across_two_server_processes(two_servers: tuple[list[str], s
     headers = {"Authorization": f"Bearer {token}"}
 
     def send(base: str, who: str) -> httpx.Response:
-        return httpx.post(f"{base}/support/request", json={"message": "hi", "customer_id": who}, headers=headers,
-                          timeout=10)
+        return httpx.post(
+            f"{base}/support/request", json={"message": "hi", "customer_id": who}, headers=headers, timeout=10
+        )
 
     statuses = [send(bases[i % 2], customer).status_code for i in range(5)]
     assert statuses == [200] * 5

@@ -16,11 +16,13 @@ MakeAccount = Callable[..., dict[str, str]]
 
 
 @pytest.mark.slow
-def test_request_through_the_real_local_crew(tmp_path: Path, client_for: Callable[..., TestClient],
-                                             make_account: MakeAccount) -> None:
+def test_request_through_the_real_local_crew(
+    tmp_path: Path, client_for: Callable[..., TestClient], make_account: MakeAccount
+) -> None:
     pytest.importorskip("crew.service", reason="the crew service is not available")
-    settings = make_settings(tmp_path, crewai_storage_dir=tmp_path / "crewai", support_llm_model="",
-                             support_classifier_model="")
+    settings = make_settings(
+        tmp_path, crewai_storage_dir=tmp_path / "crewai", support_llm_model="", support_classifier_model=""
+    )
     client = client_for(settings, None)
     deadline = time.monotonic() + 180
     while client.get("/readyz").json().get("checks", {}).get("crew") == "loading":
@@ -28,8 +30,11 @@ def test_request_through_the_real_local_crew(tmp_path: Path, client_for: Callabl
         time.sleep(0.5)
     assert client.get("/readyz").status_code == 200
     headers = make_account(client, "alice", "customer", "cust-a")
-    response = client.post("/support/request", headers=headers,
-                           json={"message": "I was charged twice for my subscription this month, please refund."})
+    response = client.post(
+        "/support/request",
+        headers=headers,
+        json={"message": "I was charged twice for my subscription this month, please refund."},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["response"] and body["agent_type"] == "billing" and body["status"] == "answered"

@@ -50,8 +50,9 @@ def test_classify_creates_no_case(client: TestClient, make_account: MakeAccount)
     assert client.get("/support/cases", headers=headers).json()["total"] == 0
 
 
-def test_customer_cannot_read_or_write_for_another_customer(client: TestClient, make_account: MakeAccount,
-                                                            fake_crew: FakeCrew) -> None:
+def test_customer_cannot_read_or_write_for_another_customer(
+    client: TestClient, make_account: MakeAccount, fake_crew: FakeCrew
+) -> None:
     alice = make_account(client, "alice", "customer", "cust-a")
     bob = make_account(client, "bob", "customer", "cust-b")
     case_b = client.post("/support/request", json={"message": "bob's issue"}, headers=bob).json()["case_id"]
@@ -75,8 +76,9 @@ def test_integrator_must_name_customer_and_sees_only_its_cases(client: TestClien
     other = make_account(client, "crm", "integrator")
     missing = client.post("/support/request", json={"message": "hi"}, headers=integrator)
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "customer_id"
-    case_id = client.post("/support/request", json={"message": "hi", "customer_id": "cust-z"},
-                          headers=integrator).json()["case_id"]
+    case_id = client.post(
+        "/support/request", json={"message": "hi", "customer_id": "cust-z"}, headers=integrator
+    ).json()["case_id"]
     assert client.get(f"/support/cases/{case_id}", headers=integrator).json()["customer_id"] == "cust-z"
     assert client.get(f"/support/cases/{case_id}", headers=other).status_code == 404
 
@@ -111,13 +113,15 @@ class RecordingHook:
         self.calls.append((case_id, customer_id, auto))
 
 
-def test_emergency_forces_escalation_and_calls_the_hook(client_for: Callable[..., TestClient], settings: Settings,
-                                                        make_account: MakeAccount) -> None:
+def test_emergency_forces_escalation_and_calls_the_hook(
+    client_for: Callable[..., TestClient], settings: Settings, make_account: MakeAccount
+) -> None:
     hook, crew = RecordingHook(), FakeCrew()
     client = client_for(settings, crew, escalation_hook=hook)
     headers = make_account(client, "alice", "customer", "cust-a")
-    body = client.post("/support/billing", json={"message": "smoke from the device", "emergency": True},
-                       headers=headers).json()
+    body = client.post(
+        "/support/billing", json={"message": "smoke from the device", "emergency": True}, headers=headers
+    ).json()
     assert (body["agent_type"], body["priority"], body["status"]) == ("escalation", "urgent", "escalated")
     assert crew.calls[-1]["route"] is Route.ESCALATION and crew.calls[-1]["emergency"] is True
     assert hook.calls == [(body["case_id"], "cust-a", False)]
@@ -139,8 +143,9 @@ def test_crew_failure_leaves_failed_case_clean_502_and_intact_audit(
     assert case["status"] == "failed" and case["error_code"] == "crew_error"
     assert [m["author"] for m in case["messages"]] == ["customer"]
     events = [json.loads(line) for line in settings.audit_log_file.read_text().splitlines()]
-    assert any(e["event"] == "support_request" and e["status_code"] == 502 and e["case_id"] == case["id"]
-               for e in events)
+    assert any(
+        e["event"] == "support_request" and e["status_code"] == 502 and e["case_id"] == case["id"] for e in events
+    )
     assert audit_verify(_Args(file=None), settings) == 0
 
 
@@ -149,8 +154,9 @@ class _Args:
         self.file = file
 
 
-def test_unexpected_error_is_a_generic_500(client_for: Callable[..., TestClient], settings: Settings,
-                                           make_account: MakeAccount) -> None:
+def test_unexpected_error_is_a_generic_500(
+    client_for: Callable[..., TestClient], settings: Settings, make_account: MakeAccount
+) -> None:
     class BrokenClassifier(FakeCrew):
         def classify(self, message: str) -> object:  # type: ignore[override]
             raise KeyError("internal-detail")
@@ -163,14 +169,18 @@ def test_unexpected_error_is_a_generic_500(client_for: Callable[..., TestClient]
     assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
-def test_slow_crew_call_does_not_block_other_requests(client_for: Callable[..., TestClient], settings: Settings,
-                                                      make_account: MakeAccount) -> None:
+def test_slow_crew_call_does_not_block_other_requests(
+    client_for: Callable[..., TestClient], settings: Settings, make_account: MakeAccount
+) -> None:
     crew = FakeCrew(block_on="slow")
     client = client_for(settings, crew)
     headers = make_account(client, "alice", "customer", "cust-a")
     slow_status: list[int] = []
-    worker = threading.Thread(target=lambda: slow_status.append(
-        client.post("/support/request", json={"message": "slow one"}, headers=headers).status_code))
+    worker = threading.Thread(
+        target=lambda: slow_status.append(
+            client.post("/support/request", json={"message": "slow one"}, headers=headers).status_code
+        )
+    )
     worker.start()
     deadline = time.monotonic() + 5
     while not crew.calls and time.monotonic() < deadline:
@@ -200,7 +210,10 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {
-        "database": "ok", "rate_limit_storage": "ok", "crew": "ok"}
+        "database": "ok",
+        "rate_limit_storage": "ok",
+        "crew": "ok",
+    }
 
 
 def test_readiness_fails_without_database(client: TestClient) -> None:
@@ -219,12 +232,19 @@ def test_crew_not_loaded_is_503() -> None:
 def test_admin_creates_accounts_and_reads_audit(client: TestClient, make_account: MakeAccount) -> None:
     admin = make_account(client, "root", "admin")
     alice = make_account(client, "alice", "customer", "cust-a")
-    created = client.post("/admin/accounts", json={"username": "carol", "password": "longenough1",
-                                                   "role": "customer", "customer_id": "cust-c"}, headers=admin)
+    created = client.post(
+        "/admin/accounts",
+        json={"username": "carol", "password": "longenough1", "role": "customer", "customer_id": "cust-c"},
+        headers=admin,
+    )
     assert created.status_code == 201 and created.json()["customer_id"] == "cust-c"
     assert client.post("/auth/token", data={"username": "carol", "password": "longenough1"}).status_code == 200
-    assert client.post("/admin/accounts", json={"username": "carol", "password": "longenough1",
-                                                "role": "staff"}, headers=admin).status_code == 409
+    assert (
+        client.post(
+            "/admin/accounts", json={"username": "carol", "password": "longenough1", "role": "staff"}, headers=admin
+        ).status_code
+        == 409
+    )
     assert client.get("/admin/audit", headers=alice).status_code == 403
     events = client.get("/admin/audit", params={"event": "account_created"}, headers=admin).json()
     assert len(events) == 1 and events[0]["actor"] == "root"
