@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +25,10 @@ from typing import Any
 
 import httpx
 
+from api.bench.api_process import free_port, start_uvicorn
 from api.db import make_engine, make_session_factory, upgrade_database
 from api.models import Account
+from crew.benchmark import percentile
 from crew.models import Category, Classification, Priority, Route, SupportCrew, SupportResult, ThreadMessage
 from crew.settings import Settings
 from security.tokens import create_access_token
@@ -58,8 +58,9 @@ class InstantCrew:
         context: Mapping[str, Any] | None = None,
         classification: Classification | None = None,
     ) -> SupportResult:
-        return SupportResult(reply="Done.", agent_type=Route.BILLING,
-                             classification=classification or self.classify(message))
+        return SupportResult(
+            reply="Done.", agent_type=Route.BILLING, classification=classification or self.classify(message)
+        )
 
 
 def create_instant_app() -> Any:
@@ -67,17 +68,6 @@ def create_instant_app() -> Any:
     from api.app import create_app
 
     return create_app(Settings(), InstantCrew())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _timed(call: Callable[[], object]) -> float:
@@ -98,20 +88,40 @@ def _out(line: str) -> None:
 def run(n: int, fake: bool) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="desk-bench-"))
     db_url = f"sqlite:///{workdir / 'bench.db'}"
-    env = {**os.environ, "APP_ENV": "test", "SECRET_KEY": SECRET, "DATABASE_URL": db_url,
-           "RATE_LIMIT_PER_MINUTE": "1000000", "RATE_LIMIT_STORAGE_URI": "memory://",
-           "AUDIT_LOG_FILE": str(workdir / "audit.log"), "LOG_FILE": str(workdir / "app.log"),
-           "CREWAI_STORAGE_DIR": str(workdir / "crewai"), "LOG_LEVEL": "WARNING"}
-    settings = Settings(_env_file=None, **{k.lower(): v for k, v in env.items()  # type: ignore[arg-type]
-                                           if k.lower() in Settings.model_fields})
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": db_url,
+        "RATE_LIMIT_PER_MINUTE": "1000000",
+        "RATE_LIMIT_STORAGE_URI": "memory://",
+        "AUDIT_LOG_FILE": str(workdir / "audit.log"),
+        "LOG_FILE": str(workdir / "app.log"),
+        "CREWAI_STORAGE_DIR": str(workdir / "crewai"),
+        "LOG_LEVEL": "WARNING",
+    }
+    settings = Settings(
+        _env_file=None,
+        **{
+            k.lower(): v
+            for k, v in env.items()  # type: ignore[arg-type]
+            if k.lower() in Settings.model_fields
+        },
+    )
     upgrade_database(db_url)
     engine = make_engine(db_url)
     with make_session_factory(engine).begin() as session:
         # The benchmark mints its token directly; no password is ever checked.
         session.add(Account(username="bench", password_hash="!", role="integrator"))  # noqa: S106
     engine.dispose()
-    token, _ = create_access_token(subject="bench", role="integrator", customer_id=None, secret=SECRET,
-                                   algorithm=settings.algorithm, expires_minutes=60)
+    token, _ = create_access_token(
+        subject="bench",
+        role="integrator",
+        customer_id=None,
+        secret=SECRET,
+        algorithm=settings.algorithm,
+        expires_minutes=60,
+    )
 
     crew: SupportCrew
     if fake:
@@ -122,10 +132,8 @@ def run(n: int, fake: bool) -> int:
 
         crew = SupportDesk.from_settings(settings)
         target = "api.app:create_app"
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 - our own server on loopback
-        [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"], env=env)
+    port = free_port()
+    server = start_uvicorn(target, port, env)
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
@@ -143,10 +151,16 @@ def run(n: int, fake: bool) -> int:
 
             rows: list[tuple[str, list[float], list[float]]] = []
             cases: list[tuple[str, Callable[[str], object], Callable[[str], httpx.Response]]] = [
-                ("/support/classify", crew.classify,
-                 lambda m: client.post("/support/classify", json={"message": m, "customer_id": "bench-1"})),
-                ("/support/request", crew.handle,
-                 lambda m: client.post("/support/request", json={"message": m, "customer_id": "bench-1"})),
+                (
+                    "/support/classify",
+                    crew.classify,
+                    lambda m: client.post("/support/classify", json={"message": m, "customer_id": "bench-1"}),
+                ),
+                (
+                    "/support/request",
+                    crew.handle,
+                    lambda m: client.post("/support/request", json={"message": m, "customer_id": "bench-1"}),
+                ),
             ]
             for name, direct, over_http in cases:
                 for message in MESSAGES:  # warm both paths
@@ -164,12 +178,16 @@ def run(n: int, fake: bool) -> int:
         server.wait(15)
 
     _out(f"API layer cost, {n} calls each, crew: {'instant fake' if fake else 'real (local model)'}")
-    _out(f"{'endpoint':20s} {'in-process p50':>15s} {'HTTP p50':>10s} {'added p50':>10s} "
-         f"{'in-process p95':>15s} {'HTTP p95':>10s}")
+    _out(
+        f"{'endpoint':20s} {'in-process p50':>15s} {'HTTP p50':>10s} {'added p50':>10s} "
+        f"{'in-process p95':>15s} {'HTTP p95':>10s}"
+    )
     for name, inproc, http in rows:
         p50_in, p50_http = statistics.median(inproc), statistics.median(http)
-        _out(f"{name:20s} {p50_in:13.2f}ms {p50_http:8.2f}ms {p50_http - p50_in:8.2f}ms "
-             f"{_percentile(inproc, 0.95):13.2f}ms {_percentile(http, 0.95):8.2f}ms")
+        _out(
+            f"{name:20s} {p50_in:13.2f}ms {p50_http:8.2f}ms {p50_http - p50_in:8.2f}ms "
+            f"{percentile(inproc, 0.95):13.2f}ms {percentile(http, 0.95):8.2f}ms"
+        )
     return 0
 
 

@@ -48,6 +48,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_uvicorn(target: str, port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Serve an app factory (`module:function`) with uvicorn on 127.0.0.1:`port`, logging warnings only."""
+    command = [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(  # noqa: S603 - our own server on loopback
+        [*command, "--log-level", "warning", "--no-access-log"], env=dict(env)
+    )
+
+
 def cli() -> list[str]:
     return [sys.executable, "-m", "api.cli"]
 
@@ -55,19 +63,21 @@ def cli() -> list[str]:
 def base_env(workdir: Path, overrides: Mapping[str, str]) -> dict[str, str]:
     """The child's environment: ours, plus a fresh database, logs and CrewAI storage under `workdir`."""
     env = dict(os.environ)
-    env.update({
-        "APP_ENV": "test",
-        "SECRET_KEY": env.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(48),
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
-        "AUDIT_LOG_FILE": str(workdir / "audit.log"),
-        "LOG_FILE": str(workdir / "app.log"),
-        "CREWAI_STORAGE_DIR": str(workdir / "crewai"),
-        # uvicorn's per-request access log would go to a file we never read; keep warnings and errors.
-        "LOG_LEVEL": "WARNING",
-        # The load comes from a few customer ids; only the ratelimit scenario measures the limit itself.
-        "RATE_LIMIT_PER_MINUTE": "1000000",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "APP_ENV": "test",
+            "SECRET_KEY": env.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(48),
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
+            "AUDIT_LOG_FILE": str(workdir / "audit.log"),
+            "LOG_FILE": str(workdir / "app.log"),
+            "CREWAI_STORAGE_DIR": str(workdir / "crewai"),
+            # uvicorn's per-request access log would go to a file we never read; keep warnings and errors.
+            "LOG_LEVEL": "WARNING",
+            # The load comes from a few customer ids; only the ratelimit scenario measures the limit itself.
+            "RATE_LIMIT_PER_MINUTE": "1000000",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(overrides)
     return env
 
@@ -86,12 +96,27 @@ class AccountTemplate:
         env = base_env(workdir, {})
         password = secrets.token_urlsafe(18)
         for account in accounts:
-            command = [*cli(), "users", "create", "--username", account.username, "--role", account.role,
-                       "--password-stdin"]
+            command = [
+                *cli(),
+                "users",
+                "create",
+                "--username",
+                account.username,
+                "--role",
+                account.role,
+                "--password-stdin",
+            ]
             if account.customer_id:
                 command += ["--customer-id", account.customer_id]
-            done = subprocess.run(command, input=password + "\n", env=env, capture_output=True, text=True,  # noqa: S603
-                                  timeout=120, check=False)
+            done = subprocess.run(  # noqa: S603
+                command,
+                input=password + "\n",
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
             if done.returncode != 0:
                 raise ApiStartFailed(f"users create {account.username} failed: {done.stderr.strip()[-500:]}")
         return cls(workdir / "bench.db", password)
@@ -125,7 +150,10 @@ class ApiProcess:
         started = time.perf_counter()
         self.process = subprocess.Popen(  # noqa: S603 - our own CLI
             [*cli(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         try:
@@ -160,8 +188,11 @@ class ApiProcess:
 
     def token(self, username: str) -> str:
         if username not in self._tokens:
-            response = httpx.post(f"{self.base_url}/auth/token", timeout=30.0,
-                                  data={"username": username, "password": self.accounts.password})
+            response = httpx.post(
+                f"{self.base_url}/auth/token",
+                timeout=30.0,
+                data={"username": username, "password": self.accounts.password},
+            )
             response.raise_for_status()
             self._tokens[username] = str(response.json()["access_token"])
         return self._tokens[username]

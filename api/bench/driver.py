@@ -30,8 +30,9 @@ async def _send(client: httpx.AsyncClient, origin: float, request: dict[str, Any
     started = time.perf_counter() - origin
     route = ""
     try:
-        response = await client.post(request["path"], json=request["json"],
-                                     headers={"Authorization": f"Bearer {request['token']}"})
+        response = await client.post(
+            request["path"], json=request["json"], headers={"Authorization": f"Bearer {request['token']}"}
+        )
         status = response.status_code
         if status == 200:
             route = str(response.json().get("agent_type", ""))
@@ -63,8 +64,11 @@ async def run_paced(client: httpx.AsyncClient, plan: dict[str, Any]) -> list[Row
     origin = time.perf_counter()
 
     async def one(stream: dict[str, Any], index: int) -> Row:
-        await asyncio.sleep(max(0.0, origin + float(stream.get("offset", 0.0)) + index * float(stream["interval"])
-                                - time.perf_counter()))
+        await asyncio.sleep(
+            max(
+                0.0, origin + float(stream.get("offset", 0.0)) + index * float(stream["interval"]) - time.perf_counter()
+            )
+        )
         return await _send(client, origin, stream, str(stream["label"]))
 
     jobs = [one(stream, i) for stream in plan["streams"] for i in range(int(stream["count"]))]
@@ -75,8 +79,9 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
     connections = int(plan.get("concurrency") or 64) + 8
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     started = time.perf_counter()
-    async with httpx.AsyncClient(base_url=plan["base_url"], timeout=float(plan.get("timeout", 120.0)),
-                                 limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=plan["base_url"], timeout=float(plan.get("timeout", 120.0)), limits=limits
+    ) as client:
         rows = await (run_closed(client, plan) if plan["mode"] == "closed" else run_paced(client, plan))
     return {"samples": rows, "elapsed": time.perf_counter() - started}
 

@@ -63,8 +63,11 @@ def _classification(message: str) -> dict[str, Any]:
 
 
 def _issue_analysis(message: str) -> dict[str, Any]:
-    return {"issues": [{"category": c, "summary": f"{c} issue", "query": f"{c} {message[:40]}"}
-                       for c in categories_of(message)]}
+    return {
+        "issues": [
+            {"category": c, "summary": f"{c} issue", "query": f"{c} {message[:40]}"} for c in categories_of(message)
+        ]
+    }
 
 
 def customer_text(body: dict[str, Any]) -> str:
@@ -93,8 +96,11 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
         return {"role": "assistant", "content": f"{_REPLY} See [{given.group(1)}]."}
     if body.get("tools") and not tool_results:
         arguments = json.dumps({"query": message_text[:80] or "help"})
-        call = {"id": "call_bench", "type": "function",
-                "function": {"name": body["tools"][0]["function"]["name"], "arguments": arguments}}
+        call = {
+            "id": "call_bench",
+            "type": "function",
+            "function": {"name": body["tools"][0]["function"]["name"], "arguments": arguments},
+        }
         return {"role": "assistant", "content": None, "tool_calls": [call]}
     # The reviewer keeps the specialists' citations: taken from CrewAI's context section, never from the
     # task's own example id ("e.g. [KB-003]"), which no article lookup returned.
@@ -110,7 +116,8 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": 0,
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "message": message,
-                     "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}
+        ],
         "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
     }

@@ -87,9 +87,7 @@ class FakeLLMServer:
         self._loop = loop
         try:
             # Large backlog: 128+ clients connect at once when a load level starts.
-            self._server = loop.run_until_complete(
-                asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=2048)
-            )
+            self._server = loop.run_until_complete(asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=2048))
             self._port = self._server.sockets[0].getsockname()[1]
             self._started.set()
             loop.run_forever()

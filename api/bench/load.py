@@ -32,8 +32,12 @@ class ClosedLoad:
 def run_driver(plan: dict[str, Any], timeout: float) -> tuple[list[Sample], list[str], float]:
     """Samples, each sample's label, and the driver's elapsed seconds."""
     done = subprocess.run(
-        [sys.executable, "-m", "api.bench.driver"], input=json.dumps(plan), capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, "-m", "api.bench.driver"],
+        input=json.dumps(plan),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"the load driver failed ({done.returncode}): {done.stderr.strip()[-1500:]}")
@@ -43,10 +47,21 @@ def run_driver(plan: dict[str, Any], timeout: float) -> tuple[list[Sample], list
     return samples, [str(r[4]) for r in rows], float(result["elapsed"])
 
 
-def closed_level(api: ApiProcess, load: ClosedLoad, requests: list[dict[str, Any]],
-                 fake: FakeLLMServer | None = None, delay: float | None = None) -> dict[str, Any]:
-    plan = {"mode": "closed", "base_url": api.base_url, "concurrency": load.concurrency,
-            "duration": load.duration, "max_requests": load.max_requests, "requests": requests}
+def closed_level(
+    api: ApiProcess,
+    load: ClosedLoad,
+    requests: list[dict[str, Any]],
+    fake: FakeLLMServer | None = None,
+    delay: float | None = None,
+) -> dict[str, Any]:
+    plan = {
+        "mode": "closed",
+        "base_url": api.base_url,
+        "concurrency": load.concurrency,
+        "duration": load.duration,
+        "max_requests": load.max_requests,
+        "requests": requests,
+    }
     if fake is not None:
         fake.reset()
     before = api.sample()
@@ -58,8 +73,9 @@ def closed_level(api: ApiProcess, load: ClosedLoad, requests: list[dict[str, Any
     in_window = steady * max(0.0, window_end - load.warmup)
     # A steady window needs at least one full round of answers; when latency outgrows the run (e.g. 128
     # clients against a saturated server) fall back to the whole run, drain included.
-    throughput, method = (steady, "steady-window") if in_window >= load.concurrency else (
-        len(ok) / max(elapsed, 1e-9), "whole-run")
+    throughput, method = (
+        (steady, "steady-window") if in_window >= load.concurrency else (len(ok) / max(elapsed, 1e-9), "whole-run")
+    )
     level: dict[str, Any] = {
         "concurrency": load.concurrency,
         "requests": len(samples),

@@ -7,10 +7,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 LEVEL_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("concurrency", "conc"), ("requests", "reqs"), ("ok", "ok"), ("errors", "errors"),
-    ("throughput_rps", "req/s"), ("ideal_rps", "ideal"), ("measured_over_ideal", "meas/ideal"),
-    ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms"), ("cpu_ms_per_request", "CPU ms/req"),
-    ("hosted_calls_per_request", "hosted calls/req"), ("fake_peak_in_flight", "peak in flight"),
+    ("concurrency", "conc"),
+    ("requests", "reqs"),
+    ("ok", "ok"),
+    ("errors", "errors"),
+    ("throughput_rps", "req/s"),
+    ("ideal_rps", "ideal"),
+    ("measured_over_ideal", "meas/ideal"),
+    ("p50_ms", "p50 ms"),
+    ("p95_ms", "p95 ms"),
+    ("p99_ms", "p99 ms"),
+    ("cpu_ms_per_request", "CPU ms/req"),
+    ("hosted_calls_per_request", "hosted calls/req"),
+    ("fake_peak_in_flight", "peak in flight"),
     ("peak_rss_mb", "peak RSS MB"),
 )
 
@@ -36,8 +45,7 @@ def _cell(value: Any) -> str:
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
-             "-+-".join("-" * w for w in widths)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), "-+-".join("-" * w for w in widths)]
     lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
 
@@ -48,8 +56,9 @@ def level_table(levels: list[dict[str, Any]]) -> str:
 
 
 def target_table(targets: list[dict[str, Any]]) -> str:
-    return table(["target", "wanted", "measured", "met"],
-                 [[t["target"], t["wanted"], t["measured"], t["met"]] for t in targets])
+    return table(
+        ["target", "wanted", "measured", "met"], [[t["target"], t["wanted"], t["measured"], t["met"]] for t in targets]
+    )
 
 
 def write_text(result: dict[str, Any], out: TextIO) -> None:
@@ -59,18 +68,32 @@ def write_text(result: dict[str, Any], out: TextIO) -> None:
     for key in ("non_complex", "burst", "calm_baseline", "calm_during_burst"):
         if key in result:
             out.write(f"{key}: {json.dumps(result[key])}\n")
-    for key in ("model_calls_per_request", "ceiling_rps", "calm_p50_ratio", "ready_seconds", "listening_seconds",
-                "idle_rss_mb_per_process"):
+    for key in (
+        "model_calls_per_request",
+        "ceiling_rps",
+        "calm_p50_ratio",
+        "ready_seconds",
+        "listening_seconds",
+        "idle_rss_mb_per_process",
+    ):
         if key in result:
             out.write(f"{key}: {result[key]}\n")
     if "profile" in result:
         profile = result["profile"]
-        out.write(f"profile: CPU ms/request {json.dumps(profile['cpu_ms_per_request'])}; "
-                  f"our share {profile['ours_share']}\n")
+        parts = " + ".join(profile.get("ours_parts", ["api_layer", "crew_glue"]))
+        out.write(
+            f"profile: CPU ms/request {json.dumps(profile['cpu_ms_per_request'])}; "
+            f"our share {profile['ours_share']} ({parts}; with the local model "
+            f"{profile.get('ours_share_with_local_model', '-')})\n"
+        )
         out.write(f"crew self time by package: {json.dumps(profile['self_share_by_package'])}\n")
-        out.write(table(["function (crew run)", "owner", "self share", "calls/req"],
-                        [[e["function"], e["owner"], e["self_share"], e["calls_per_request"]]
-                         for e in profile["top"][:10]]) + "\n")
+        out.write(
+            table(
+                ["function (crew run)", "owner", "self share", "calls/req"],
+                [[e["function"], e["owner"], e["self_share"], e["calls_per_request"]] for e in profile["top"][:10]],
+            )
+            + "\n"
+        )
     if "error" in result:
         out.write(f"FAILED: {result['error']}\n")
     if result.get("targets"):
@@ -98,8 +121,13 @@ def write_chart(result: dict[str, Any], path: Path) -> Path | None:
     positions = range(len(levels))
     right.bar(positions, [level["throughput_rps"] for level in levels], color="#4c72b0", label="measured")
     if any("ideal_rps" in level for level in levels):
-        right.plot(positions, [level.get("ideal_rps", 0.0) for level in levels], "o--", color="#dd8452",
-                   label="ideal = C / (delay x calls)")
+        right.plot(
+            positions,
+            [level.get("ideal_rps", 0.0) for level in levels],
+            "o--",
+            color="#dd8452",
+            label="ideal = C / (delay x calls)",
+        )
     right.set_xticks(list(positions), labels)
     right.set_xlabel("concurrent clients")
     right.set_ylabel("requests / s")

@@ -96,15 +96,23 @@ def test_startup_reports_ready_time_and_rss(run: dict[str, Any]) -> None:
 
 def test_fake_model_answers_each_prompt_kind() -> None:
     fenced = "<customer_message>\nI was charged twice and also the app crashes\n</customer_message>"
-    classify = completion({"messages": [{"role": "user", "content": f"Task: classify_request\n{fenced}"}],
-                           "response_format": {"type": "json_schema", "json_schema": {"name": "Classification"}}})
+    classify = completion(
+        {
+            "messages": [{"role": "user", "content": f"Task: classify_request\n{fenced}"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "Classification"}},
+        }
+    )
     parsed = json.loads(classify["choices"][0]["message"]["content"])
     assert parsed["is_complex"] is True and parsed["category"] == "billing"
     tools = [{"type": "function", "function": {"name": "search_knowledge_base"}}]
     first = completion({"messages": [{"role": "user", "content": f"Task: answer_billing\n{fenced}"}], "tools": tools})
     assert first["choices"][0]["finish_reason"] == "tool_calls"
-    second = completion({"tools": tools, "messages": [{"role": "user", "content": fenced},
-                                                      {"role": "tool", "content": "[KB-005] Duplicate charge"}]})
+    second = completion(
+        {
+            "tools": tools,
+            "messages": [{"role": "user", "content": fenced}, {"role": "tool", "content": "[KB-005] Duplicate charge"}],
+        }
+    )
     assert "[KB-005]" in second["choices"][0]["message"]["content"]
 
 

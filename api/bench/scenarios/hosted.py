@@ -49,22 +49,36 @@ def non_complex_probe(api: ApiProcess, server: FakeLLMServer, token: str) -> dic
     calls of the requests the desk routed as non-complex are counted apart from the complex ones."""
     requests = [{**item, "token": token, "tag": message.text} for item, message in zip(payloads(), MIX, strict=True)]
     server.reset()
-    samples, _labels, _elapsed = run_driver({"mode": "closed", "base_url": api.base_url, "concurrency": len(requests),
-                                             "duration": 600.0, "max_requests": len(requests), "requests": requests},
-                                            timeout=900.0)
+    samples, _labels, _elapsed = run_driver(
+        {
+            "mode": "closed",
+            "base_url": api.base_url,
+            "concurrency": len(requests),
+            "duration": 600.0,
+            "max_requests": len(requests),
+            "requests": requests,
+        },
+        timeout=900.0,
+    )
     by_message = server.stats().calls_by_message
     simple = [s for s in samples if s.status == 200 and s.route != "complex"]
     calls = sum(by_message.get(s.tag, 0) for s in simple)
-    return {"requests": len(samples), "ok": sum(1 for s in samples if s.status == 200),
-            "non_complex": len(simple), "routed_complex": sum(1 for s in samples if s.route == "complex"),
-            "hosted_calls_per_request": round(calls / max(1, len(simple)), 3),
-            "p50_ms": latency_summary(simple)["p50_ms"]}
+    return {
+        "requests": len(samples),
+        "ok": sum(1 for s in samples if s.status == 200),
+        "non_complex": len(simple),
+        "routed_complex": sum(1 for s in samples if s.route == "complex"),
+        "hosted_calls_per_request": round(calls / max(1, len(simple)), 3),
+        "p50_ms": latency_summary(simple)["p50_ms"],
+    }
 
 
 def run_mode(ctx: BenchContext, name: str, hosted_classifier: bool) -> dict[str, Any]:
     wait = delay(ctx.quick)
-    with FakeLLMServer(delay=wait) as server, \
-            ApiProcess(ctx.scenario_dir(name), ctx.accounts, env=_env(server, hosted_classifier)) as api:
+    with (
+        FakeLLMServer(delay=wait) as server,
+        ApiProcess(ctx.scenario_dir(name), ctx.accounts, env=_env(server, hosted_classifier)) as api,
+    ):
         token = api.token(INTEGRATOR)
         requests = [{**item, "token": token} for item in payloads()]
         levels = [closed_level(api, load, requests, server, wait) for load in loads(ctx.quick)]
@@ -77,8 +91,12 @@ def run_hosted_slow(ctx: BenchContext) -> dict[str, Any]:
     top = result["levels"][-1]
     errors = sum(sum(level["errors"].values()) for level in result["levels"])
     result["targets"] = [
-        target(f"measured/ideal throughput at concurrency {top['concurrency']}", f">= {THROUGHPUT_TARGET:.0%}",
-               top["measured_over_ideal"], top["measured_over_ideal"] >= THROUGHPUT_TARGET),
+        target(
+            f"measured/ideal throughput at concurrency {top['concurrency']}",
+            f">= {THROUGHPUT_TARGET:.0%}",
+            top["measured_over_ideal"],
+            top["measured_over_ideal"] >= THROUGHPUT_TARGET,
+        ),
         target("errors", "0", errors, errors == 0),
     ]
     return result
@@ -89,8 +107,12 @@ def run_hybrid(ctx: BenchContext) -> dict[str, Any]:
     calls = result["non_complex"]["hosted_calls_per_request"]
     errors = sum(sum(level["errors"].values()) for level in result["levels"])
     result["targets"] = [
-        target("hosted model calls per non-complex request", f"<= {HYBRID_CALLS_TARGET}", calls,
-               calls <= HYBRID_CALLS_TARGET),
+        target(
+            "hosted model calls per non-complex request",
+            f"<= {HYBRID_CALLS_TARGET}",
+            calls,
+            calls <= HYBRID_CALLS_TARGET,
+        ),
         target("errors", "0", errors, errors == 0),
     ]
     return result

@@ -25,11 +25,22 @@ def run_profile(ctx: BenchContext, count: int, warmup: int) -> dict[str, Any]:
     workdir = ctx.scenario_dir("local-profile")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "bench.db").write_bytes(ctx.accounts.path.read_bytes())
-    plan = {"requests": payloads(), "count": count, "warmup": warmup, "username": INTEGRATOR,
-            "password": ctx.accounts.password, "top": 15}
+    plan = {
+        "requests": payloads(),
+        "count": count,
+        "warmup": warmup,
+        "username": INTEGRATOR,
+        "password": ctx.accounts.password,
+        "top": 15,
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "api.bench.profiling"], input=json.dumps(plan), capture_output=True, text=True,
-        env=base_env(workdir, {}), timeout=600, check=False,
+        [sys.executable, "-m", "api.bench.profiling"],
+        input=json.dumps(plan),
+        capture_output=True,
+        text=True,
+        env=base_env(workdir, {}),
+        timeout=600,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"the profile run failed: {done.stderr.strip()[-1500:]}")
@@ -52,7 +63,8 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         "profile": profile,
         "targets": [
             target("our code share of server CPU per request", f"<= {OURS_TARGET:.0%}", ours, ours <= OURS_TARGET),
-            target("errors", "0", sum(sum(lv["errors"].values()) for lv in levels),
-                   all(not lv["errors"] for lv in levels)),
+            target(
+                "errors", "0", sum(sum(lv["errors"].values()) for lv in levels), all(not lv["errors"] for lv in levels)
+            ),
         ],
     }

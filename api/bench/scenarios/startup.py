@@ -34,8 +34,9 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         "idle_rss_mb_per_process": [round(v, 1) for v in rss],
         "api_processes": processes,
         "targets": [
-            target("ready (median of starts)", f"<= {READY_TARGET_SECONDS:.0f} s", ready_s,
-                   ready_s <= READY_TARGET_SECONDS),
+            target(
+                "ready (median of starts)", f"<= {READY_TARGET_SECONDS:.0f} s", ready_s, ready_s <= READY_TARGET_SECONDS
+            ),
             target("idle RSS per API process (median)", f"<= {RSS_TARGET_MB:.0f} MB", rss_mb, rss_mb <= RSS_TARGET_MB),
         ],
     }
