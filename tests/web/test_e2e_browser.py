@@ -1,8 +1,9 @@
 """End to end in a real browser: the real API and the real Streamlit server on loopback, driven by Debian's
 headless Chromium through Playwright.
 
-Screenshots (1280x800; the answer card 1280 wide and as tall as the page) go to `test-artifacts/screenshots/` on
-every run. To refresh the ones committed under `docs/screenshots/` (shown in the README), run:
+Screenshots (1280x800, plus the whole answer page 1280 wide and as tall as it is) go to
+`test-artifacts/screenshots/` on every run. To refresh the ones committed under `docs/screenshots/` (shown in
+the README), run:
 
     UPDATE_DOCS_SCREENSHOTS=1 .venv/bin/python -m pytest tests/web/test_e2e_browser.py
 
@@ -261,9 +262,12 @@ def test_customer_signs_in_asks_a_billing_question_and_sees_the_answer(page: Pag
     case_id = str(page.get_by_test_id("stCode").last.inner_text()).strip()
     assert case_id
     assert page.get_by_text("Billing specialist").is_visible()
-    # The citations are below the fold at 800 high: this one is taken as tall as the page.
     assert page.get_by_text("Help articles used for this answer").count() == 1
-    shot(page, "answer-card", whole_page=True)
+    # At 1280x800 the card is scrolled to the top of the screen; the whole page (form, card and its
+    # citations) is kept too, as tall as it is.
+    shot(page, "answer-card-full", whole_page=True)
+    page.get_by_text("Our answer").evaluate("node => node.scrollIntoView({block: 'start'})")
+    shot(page, "answer-card")
 
     open_page(page, "My cases")
     page.get_by_text(f"{case_id} · Answered").first.wait_for()
