@@ -58,3 +58,9 @@ def test_redact_emails_and_cards() -> None:
     out = redact(text)
     assert "example" not in out and "4111" not in out and "5500" not in out
     assert out.count("[email]") == 1 and out.count("[card]") == 2 and "12345" in out
+
+
+def test_redact_keeps_case_ids_whose_hex_starts_with_a_long_digit_run() -> None:
+    case_id = "48834770217640b08590af50f182185e"  # a real uuid4 hex that was once logged as "[card]b085..."
+    assert redact(f"crew failed on case {case_id}") == f"crew failed on case {case_id}"
+    assert redact("card:4111111111111111.") == "card:[card]."
