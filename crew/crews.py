@@ -43,6 +43,7 @@ from pydantic import Field, PrivateAttr
 from crew.bootstrap import NullTaskOutputStorage
 from crew.executor import SupportAgentExecutor
 from crew.models import Category, Classification, FixedSchemaModel, Route
+from crew.structured_output import ParsedResponseClasses
 from crew.tools import KnowledgeBaseSearchTool
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -160,6 +161,10 @@ class CrewParts:
     kb_tool: KnowledgeBaseSearchTool
     # Crews built over these parts, reused one kickoff at a time (see CrewPool).
     pool: CrewPool = field(default_factory=CrewPool, compare=False, repr=False)
+    # Built once, activated before every structured-output kickoff (crew/structured_output.py).
+    parsed_classes: ParsedResponseClasses = field(
+        default_factory=ParsedResponseClasses.build, compare=False, repr=False
+    )
 
     @classmethod
     def load(cls, *, classifier_llm: BaseLLM, specialist_llm: BaseLLM, kb_tool: KnowledgeBaseSearchTool) -> CrewParts:
@@ -330,6 +335,7 @@ class ComplexCrew(_Specialists):
 
 def run_classifier(parts: CrewParts, inputs: dict[str, Any]) -> CrewOutput:
     """One classifier kickoff on a pooled crew."""
+    parts.parsed_classes.activate()
     return parts.pool.run(("classifier",), lambda: ClassifierCrew(parts).crew(), inputs)
 
 
@@ -340,4 +346,5 @@ def run_specialist(parts: CrewParts, route: Route, inputs: dict[str, Any]) -> Cr
 
 def run_complex(parts: CrewParts, routes: Sequence[Route], inputs: dict[str, Any]) -> CrewOutput:
     """One kickoff of the complex crew for these specialists, pooled per set of routes."""
+    parts.parsed_classes.activate()  # its issue analyst answers with structured output
     return parts.pool.run(("complex", tuple(routes)), lambda: ComplexCrew(parts, routes).crew(), inputs)
