@@ -12,6 +12,11 @@ the first `import crewai` anywhere in the process. `load_crewai(settings)` is th
   outputs, i.e. the customer's message and our reply) has no off switch in CrewAI 1.15. `PrivateCrew`
   (see `crew.crews`) replaces its storage handler with `NullTaskOutputStorage`, so the file is never
   created. That handler only serves `crewai replay`, which the desk does not offer.
+- CrewAI treats a storage directory without its user-data file as a "first-time user": it registers ~50
+  trace handlers on its event bus, collects every run's events (prompts and answers included) in memory,
+  and at the end of a run offers to upload them. `CREWAI_TRACING_ENABLED=false` does not stop that. The
+  desk records in that file that trace collection was declined (unless a deployment turned tracing on):
+  no trace handlers, no collected customer text, and ~50 fewer event-bus thread hand-offs per request.
 """
 
 from __future__ import annotations
@@ -46,7 +51,19 @@ def configure_environment(settings: Settings) -> None:
 def load_crewai(settings: Settings) -> ModuleType:
     """Configure the environment, then import and return the `crewai` package (~5 s the first time)."""
     configure_environment(settings)
+    # Before the import: crewai's event listener sets its trace handlers up when it is imported.
+    decline_first_run_traces()
     return importlib.import_module("crewai")
+
+
+def decline_first_run_traces() -> None:
+    """Record in CrewAI's user data (under CREWAI_STORAGE_DIR) that trace collection is declined."""
+    if os.environ.get("CREWAI_TRACING_ENABLED", "").lower() == "true":
+        return
+    from crewai_core.user_data import has_user_declined_tracing, update_user_data
+
+    if not has_user_declined_tracing():
+        update_user_data({"first_execution_done": True, "trace_consent": False})
 
 
 class NullTaskOutputStorage:

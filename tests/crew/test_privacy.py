@@ -7,6 +7,7 @@ in the same process is the control that proves the scan would have found the tex
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,41 @@ def test_no_file_under_home_or_storage_holds_the_customer_message(tmp_path: Path
     )
     # Everything CrewAI wrote went to the configured storage directory, none of it under ~/.local/share.
     assert all((tmp_path / "storage") in path.parents for path in control_hits)
+
+
+TRACE_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from crew.service import SupportDesk
+    from crew.settings import Settings
+
+    desk = SupportDesk.from_settings(Settings())
+    desk.handle("I was charged twice this month")
+
+    from crewai.events import crewai_event_bus
+    from crewai.events.listeners.tracing.utils import should_auto_collect_first_time_traces
+
+    modules = {h.__module__ for handlers in crewai_event_bus._sync_handlers.values() for h in handlers}
+    print(json.dumps({"auto_collect": should_auto_collect_first_time_traces(), "modules": sorted(modules)}))
+    """
+)
+
+
+def test_a_fresh_storage_dir_does_not_make_crewai_collect_first_run_traces(tmp_path: Path) -> None:
+    # Without a user-data file CrewAI takes the desk for a first-time user and collects every run's
+    # events (the customer's message included) to offer an upload; the desk declines that for it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "CREWAI_"))}
+    env.update(
+        HOME=str(tmp_path / "home"),
+        CREWAI_STORAGE_DIR=str(tmp_path / "storage"),
+        PYTHONPATH=str(REPO_ROOT),
+        LOG_FILE=str(tmp_path / "logs" / "app.log"),
+        AUDIT_LOG_FILE=str(tmp_path / "logs" / "audit.log"),
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", TRACE_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["auto_collect"] is False
+    assert not [module for module in report["modules"] if "tracing" in module], report["modules"]
