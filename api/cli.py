@@ -77,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--out", default="bench-results")
     bench.add_argument("--quick", action="store_true", help="tiny counts (used by the test suite)")
+    bench.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="hosted-slow/hybrid: also run the top level on N API processes (1 = skip that run)",
+    )
+    bench.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/15",
+        help="rate-limit storage shared by those processes (the run is skipped if it is unreachable)",
+    )
     return parser
 
 

@@ -123,8 +123,11 @@ class AccountTemplate:
 
 
 class ApiProcess:
-    def __init__(self, workdir: Path, accounts: AccountTemplate, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, accounts: AccountTemplate, env: Mapping[str, str] | None = None, workers: int = 1
+    ) -> None:
         self.workdir = workdir
+        self.workers = workers
         self.accounts = accounts
         self.env_overrides = dict(env or {})
         self.port = free_port()
@@ -149,7 +152,7 @@ class ApiProcess:
         log = (self.workdir / "serve.log").open("wb")
         started = time.perf_counter()
         self.process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [*cli(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [*cli(), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

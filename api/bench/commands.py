@@ -83,7 +83,13 @@ def bench(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="support-desk-bench-") as tmp:
         workdir = Path(tmp)
-        ctx = BenchContext(workdir, AccountTemplate.create(workdir / "accounts", ACCOUNTS), quick=args.quick)
+        ctx = BenchContext(
+            workdir,
+            AccountTemplate.create(workdir / "accounts", ACCOUNTS),
+            quick=args.quick,
+            workers=args.workers,
+            redis_url=args.redis_url,
+        )
         for name in names:
             result = run_scenario(name, ctx)
             chart = write_chart(result, out / f"{name}.png")

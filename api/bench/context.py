@@ -17,6 +17,9 @@ class BenchContext:
     workdir: Path
     accounts: AccountTemplate
     quick: bool
+    # hosted-slow and hybrid also run their top level on this many API processes sharing Redis-backed limits.
+    workers: int = 4
+    redis_url: str = "redis://127.0.0.1:6379/15"
 
     def scenario_dir(self, name: str) -> Path:
         return self.workdir / name

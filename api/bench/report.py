@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 LEVEL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("concurrency", "conc"),
+    ("workers", "API procs"),
     ("requests", "reqs"),
     ("ok", "ok"),
     ("errors", "errors"),
@@ -65,7 +66,7 @@ def write_text(result: dict[str, Any], out: TextIO) -> None:
     out.write(f"\n== {result['scenario']} ==\n")
     if "levels" in result:
         out.write(level_table(result["levels"]) + "\n")
-    for key in ("non_complex", "burst", "calm_baseline", "calm_during_burst"):
+    for key in ("non_complex", "burst", "calm_baseline", "calm_during_burst", "multi_worker_skipped"):
         if key in result:
             out.write(f"{key}: {json.dumps(result[key])}\n")
     for key in (
@@ -112,7 +113,10 @@ def write_chart(result: dict[str, Any], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    labels = [str(level["concurrency"]) for level in levels]
+    labels = [
+        f"{level['concurrency']} x{level['workers']}" if level.get("workers", 1) > 1 else str(level["concurrency"])
+        for level in levels
+    ]
     left.boxplot([level["latencies_ms"] or [0.0] for level in levels], showfliers=False)
     left.set_xticks(range(1, len(labels) + 1), labels)
     left.set_xlabel("concurrent clients")

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench-out")
-    code = bench(argparse.Namespace(scenario=None, json=True, out=str(out), quick=True))
+    namespace = argparse.Namespace(
+        scenario=None, json=True, out=str(out), quick=True, workers=2, redis_url="redis://127.0.0.1:6379/15"
+    )
+    code = bench(namespace)
     document = json.loads((out / "results.json").read_text())
     return {"code": code, "out": out, "by_name": {r["scenario"]: r for r in document["scenarios"]}, **document}
 
@@ -72,6 +75,9 @@ def test_hosted_scenarios_count_model_calls(run: dict[str, Any], name: str) -> N
     probe = result["non_complex"]
     assert probe["ok"] == probe["requests"] and probe["non_complex"] > 0
     assert (run["out"] / f"{name}.png").exists()
+    # The top level again on two API processes sharing Redis limits, or a plain reason why not.
+    multi = [level for level in result["levels"] if level["workers"] == 2]
+    assert len(multi) == 1 or "unreachable" in result["multi_worker_skipped"]
 
 
 def test_hybrid_makes_fewer_hosted_calls_than_hosted_slow(run: dict[str, Any]) -> None:
