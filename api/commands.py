@@ -44,6 +44,13 @@ def serve(args: argparse.Namespace) -> int:
     from api.db import upgrade_database
 
     settings = get_settings()
+    if args.workers > 1 and settings.rate_limit_storage_uri.startswith("memory://"):
+        # memory:// counts in each process: with N workers every customer would get N times its limit.
+        _err(
+            f"--workers {args.workers} needs limits shared between the processes: set "
+            "RATE_LIMIT_STORAGE_URI=redis://HOST:6379/0 (memory:// limits are per process)"
+        )
+        return 2
     # Migrate once here, in the parent, so several workers never race on the schema.
     upgrade_database(settings.database_url)
     uvicorn.run(

@@ -14,12 +14,15 @@ from api.models import Account
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _run(
+    tmp_path: Path, *args: str, stdin: str = "", extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "AUDIT_LOG_FILE": str(tmp_path / "audit.log"),
         "LOG_FILE": str(tmp_path / "app.log"),
+        **(extra_env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
@@ -93,3 +96,10 @@ def test_audit_verify_command(tmp_path: Path) -> None:
     (tmp_path / "audit.log").write_text("\n".join([lines[0], lines[2]]) + "\n")
     broken = _run(tmp_path, "audit", "verify")
     assert broken.returncode == 1 and "line 2" in broken.stderr
+
+
+def test_serve_refuses_several_workers_with_per_process_limits(tmp_path: Path) -> None:
+    # memory:// limits are counted in each process: two workers would let every customer through twice.
+    result = _run(tmp_path, "serve", "--port", "1", "--workers", "2", extra_env={"RATE_LIMIT_STORAGE_URI": "memory://"})
+    assert result.returncode == 2
+    assert "RATE_LIMIT_STORAGE_URI=redis://" in result.stderr and "Traceback" not in result.stderr
