@@ -231,9 +231,14 @@ def expand_query(text: str) -> list[dict[str, float]]:
     `search` takes the best alternative per term, not the sum, so a term with many synonyms cannot
     outweigh the rest of the question.
     """
+    return expand_terms(terms(text))
+
+
+def expand_terms(query_terms: Sequence[str]) -> list[dict[str, float]]:
+    """`expand_query` for a query already split into `terms`."""
     return [
         {term: 1.0} | {synonym: _SYNONYM_WEIGHT for synonym in _SYNONYMS.get(term, ())}
-        for term in dict.fromkeys(terms(text))
+        for term in dict.fromkeys(query_terms)
     ]
 
 
@@ -351,7 +356,8 @@ class KnowledgeBase:
             return []
         scores: dict[int, float] = defaultdict(float)
         on_topic: set[int] = set()
-        for alternatives in expand_query(query):
+        query_terms = terms(query)  # once: the phrase bonus below reads them too
+        for alternatives in expand_terms(query_terms):
             best_for_term: dict[int, float] = {}
             for term, weight in alternatives.items():
                 for position, contribution in self._postings.get(term, ()):
@@ -365,7 +371,6 @@ class KnowledgeBase:
         }
         if not relevant:
             return []
-        query_terms = terms(query)
         phrases = {tuple(query_terms[i : i + n]) for n in (2, 3) for i in range(len(query_terms) - n + 1)}
         for position in relevant:
             relevant[position] += _TAG_PHRASE_BONUS * len(self._tag_phrases[position] & phrases)
