@@ -13,7 +13,6 @@ This is a benchmark, not a test: numbers depend on the machine; it writes only u
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -25,13 +24,10 @@ from typing import Any
 
 import httpx
 
-from api.bench.api_process import free_port, start_uvicorn
-from api.db import make_engine, make_session_factory, upgrade_database
-from api.models import Account
+from api.bench.api_process import base_env, free_port, minted_integrator_token, start_uvicorn
 from crew.benchmark import percentile
 from crew.models import Category, Classification, Priority, Route, SupportCrew, SupportResult, ThreadMessage
 from crew.settings import Settings
-from security.tokens import create_access_token
 
 MESSAGES = (
     "I was charged twice for my subscription this month, please refund one payment.",
@@ -87,19 +83,7 @@ def _out(line: str) -> None:
 
 def run(n: int, fake: bool) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="desk-bench-"))
-    db_url = f"sqlite:///{workdir / 'bench.db'}"
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": db_url,
-        "RATE_LIMIT_PER_MINUTE": "1000000",
-        "RATE_LIMIT_STORAGE_URI": "memory://",
-        "AUDIT_LOG_FILE": str(workdir / "audit.log"),
-        "LOG_FILE": str(workdir / "app.log"),
-        "CREWAI_STORAGE_DIR": str(workdir / "crewai"),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = base_env(workdir, {"SECRET_KEY": SECRET, "RATE_LIMIT_STORAGE_URI": "memory://"})
     settings = Settings(
         _env_file=None,
         **{
@@ -108,20 +92,7 @@ def run(n: int, fake: bool) -> int:
             if k.lower() in Settings.model_fields
         },
     )
-    upgrade_database(db_url)
-    engine = make_engine(db_url)
-    with make_session_factory(engine).begin() as session:
-        # The benchmark mints its token directly; no password is ever checked.
-        session.add(Account(username="bench", password_hash="!", role="integrator"))  # noqa: S106
-    engine.dispose()
-    token, _ = create_access_token(
-        subject="bench",
-        role="integrator",
-        customer_id=None,
-        secret=SECRET,
-        algorithm=settings.algorithm,
-        expires_minutes=60,
-    )
+    token = minted_integrator_token(env["DATABASE_URL"], SECRET, settings.algorithm)
 
     crew: SupportCrew
     if fake:

@@ -224,3 +224,21 @@ class ApiProcess:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+def minted_integrator_token(db_url: str, secret: str, algorithm: str = "HS256") -> str:
+    """Migrate `db_url`, add an integrator account `bench` that no password opens, and sign its token
+    directly with `secret` (the in-process benchmarks skip /auth/token: argon2 is a per-login cost)."""
+    from api.db import make_engine, make_session_factory, upgrade_database
+    from api.models import Account
+    from security.tokens import create_access_token
+
+    upgrade_database(db_url)
+    engine = make_engine(db_url)
+    with make_session_factory(engine).begin() as session:
+        session.add(Account(username="bench", password_hash="!", role="integrator"))  # noqa: S106
+    engine.dispose()
+    token, _ = create_access_token(
+        subject="bench", role="integrator", customer_id=None, secret=secret, algorithm=algorithm, expires_minutes=60
+    )
+    return token

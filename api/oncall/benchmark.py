@@ -11,7 +11,6 @@ crew runs, so it should hardly matter). A benchmark, not a test: it writes only 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -24,14 +23,11 @@ from typing import Any
 
 import httpx
 
-from api.bench.api_process import free_port, start_uvicorn
-from api.db import make_engine, make_session_factory, upgrade_database
-from api.models import Account
+from api.bench.api_process import base_env, free_port, minted_integrator_token, start_uvicorn
 from api.oncall.local_receiver import LocalReceiver
 from crew.benchmark import percentile
 from crew.models import Category, Classification, Priority, Route, SupportResult, ThreadMessage
 from crew.settings import Settings
-from security.tokens import create_access_token
 
 SECRET = "oncall-benchmark-secret-0123456789-abcdefgh"  # noqa: S105 - a throw-away server on loopback
 WEBHOOK_SECRET = "oncall-benchmark-webhook-secret"  # noqa: S105 - a throw-away receiver on loopback
@@ -108,32 +104,19 @@ def _file(client: httpx.Client, index: int) -> tuple[str, bool, float, float]:
 
 def run(n: int, concurrency: int, fake: bool) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="desk-oncall-bench-"))
-    db_url = f"sqlite:///{workdir / 'bench.db'}"
     with LocalReceiver(WEBHOOK_SECRET) as receiver:
-        env = {
-            **os.environ,
-            "APP_ENV": "test",
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": db_url,
-            "RATE_LIMIT_PER_MINUTE": "1000000",
-            "RATE_LIMIT_STORAGE_URI": "memory://",
-            "AUDIT_LOG_FILE": str(workdir / "audit.log"),
-            "LOG_FILE": str(workdir / "app.log"),
-            "CREWAI_STORAGE_DIR": str(workdir / "crewai"),
-            "LOG_LEVEL": "WARNING",
-            "ONCALL_WEBHOOK_URL": receiver.url,
-            "ONCALL_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "SUPPORT_LLM_MODEL": "",
-            "SUPPORT_CLASSIFIER_MODEL": "",
-        }
-        upgrade_database(db_url)
-        engine = make_engine(db_url)
-        with make_session_factory(engine).begin() as session:
-            session.add(Account(username="bench", password_hash="!", role="integrator"))  # noqa: S106
-        engine.dispose()
-        token, _ = create_access_token(
-            subject="bench", role="integrator", customer_id=None, secret=SECRET, algorithm="HS256", expires_minutes=60
+        env = base_env(
+            workdir,
+            {
+                "SECRET_KEY": SECRET,
+                "RATE_LIMIT_STORAGE_URI": "memory://",
+                "ONCALL_WEBHOOK_URL": receiver.url,
+                "ONCALL_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "SUPPORT_LLM_MODEL": "",
+                "SUPPORT_CLASSIFIER_MODEL": "",
+            },
         )
+        token = minted_integrator_token(env["DATABASE_URL"], SECRET)
         target = "api.oncall.benchmark:create_instant_app" if fake else "api.app:create_app"
         port = free_port()
         server = start_uvicorn(target, port, env)

@@ -49,10 +49,11 @@ def _files_containing(root: Path, marker: bytes) -> list[Path]:
     return [path for path in root.rglob("*") if path.is_file() and marker in path.read_bytes()]
 
 
-def test_no_file_under_home_or_storage_holds_the_customer_message(tmp_path: Path) -> None:
+def _run_fresh(script: str, tmp_path: Path, drop_prefixes: tuple[str, ...]) -> str:
+    """Run `script` in a new interpreter whose HOME and CrewAI storage are under `tmp_path`; its stdout."""
     home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "CREWAI_STORAGE"))}
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop_prefixes)}
     env.update(
         HOME=str(home),
         CREWAI_STORAGE_DIR=str(tmp_path / "storage"),
@@ -61,9 +62,14 @@ def test_no_file_under_home_or_storage_holds_the_customer_message(tmp_path: Path
         AUDIT_LOG_FILE=str(tmp_path / "logs" / "audit.log"),
     )
     completed = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout
+
+
+def test_no_file_under_home_or_storage_holds_the_customer_message(tmp_path: Path) -> None:
+    _run_fresh(SCRIPT, tmp_path, ("XDG_", "CREWAI_STORAGE"))
 
     assert _files_containing(tmp_path, DESK_MARKER.encode()) == []
     control_hits = _files_containing(tmp_path, CONTROL_MARKER.encode())
@@ -77,6 +83,7 @@ def test_no_file_under_home_or_storage_holds_the_customer_message(tmp_path: Path
 TRACE_SCRIPT = textwrap.dedent(
     """
     import json
+    import sys
     from crew.service import SupportDesk
     from crew.settings import Settings
 
@@ -87,7 +94,8 @@ TRACE_SCRIPT = textwrap.dedent(
     from crewai.events.listeners.tracing.utils import should_auto_collect_first_time_traces
 
     modules = {h.__module__ for handlers in crewai_event_bus._sync_handlers.values() for h in handlers}
-    print(json.dumps({"auto_collect": should_auto_collect_first_time_traces(), "modules": sorted(modules)}))
+    report = {"auto_collect": should_auto_collect_first_time_traces(), "modules": sorted(modules)}
+    sys.stdout.write(json.dumps(report) + "\\n")
     """
 )
 
@@ -95,18 +103,7 @@ TRACE_SCRIPT = textwrap.dedent(
 def test_a_fresh_storage_dir_does_not_make_crewai_collect_first_run_traces(tmp_path: Path) -> None:
     # Without a user-data file CrewAI takes the desk for a first-time user and collects every run's
     # events (the customer's message included) to offer an upload; the desk declines that for it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "CREWAI_"))}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        CREWAI_STORAGE_DIR=str(tmp_path / "storage"),
-        PYTHONPATH=str(REPO_ROOT),
-        LOG_FILE=str(tmp_path / "logs" / "app.log"),
-        AUDIT_LOG_FILE=str(tmp_path / "logs" / "audit.log"),
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", TRACE_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    stdout = _run_fresh(TRACE_SCRIPT, tmp_path, ("XDG_", "CREWAI_"))
+    report = json.loads(stdout.strip().splitlines()[-1])
     assert report["auto_collect"] is False
     assert not [module for module in report["modules"] if "tracing" in module], report["modules"]
