@@ -88,6 +88,13 @@ def write_text(result: dict[str, Any], out: TextIO) -> None:
             f"{profile.get('ours_share_with_local_model', '-')})\n"
         )
         out.write(f"crew self time by package: {json.dumps(profile['self_share_by_package'])}\n")
+        if "api_layer_ms_by_job" in profile:
+            out.write(
+                f"API layer CPU ms/request by job: {json.dumps(profile['api_layer_ms_by_job'])}; "
+                f"our share by job {profile['ours_share_by_job']}\n"
+            )
+        if "api_layer_self_share_by_package" in profile:
+            out.write(f"API layer self time by package: {json.dumps(profile['api_layer_self_share_by_package'])}\n")
         out.write(
             table(
                 ["function (crew run)", "owner", "self share", "calls/req"],

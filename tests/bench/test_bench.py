@@ -59,6 +59,10 @@ def test_local_levels_and_profile(run: dict[str, Any]) -> None:
     profile = local["profile"]
     assert profile["model_calls_per_request"] >= 2  # classify + answer at least
     assert 0 <= profile["ours_share"] <= 1
+    # The list of our jobs is a part of everything outside CrewAI, never more.
+    assert 0 < profile["ours_share_by_job"] <= profile["ours_share"]
+    jobs = profile["api_layer_ms_by_job"]
+    assert {"auth", "rate_limit", "sanitising", "cases_db", "audit"} <= set(jobs) and jobs["cases_db"] > 0
     assert profile["top"] and abs(sum(profile["self_share_by_package"].values()) - 1) < 0.01
     assert (run["out"] / "local.png").stat().st_size > 1000
 

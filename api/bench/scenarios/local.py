@@ -54,6 +54,7 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         levels = [closed_level(api, load, requests) for load in loads(ctx.quick)]
     profile = run_profile(ctx, count=4 if ctx.quick else 70, warmup=2 if ctx.quick else 14)
     ours = profile["ours_share"]
+    by_job = profile["ours_share_by_job"]
     best = max(levels, key=lambda level: level["throughput_rps"])
     return {
         "scenario": "local",
@@ -62,7 +63,18 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         "ceiling_rps": best["throughput_rps"],
         "profile": profile,
         "targets": [
-            target("our code share of server CPU per request", f"<= {OURS_TARGET:.0%}", ours, ours <= OURS_TARGET),
+            target(
+                "our share of CPU per request: everything outside CrewAI (API layer incl. web framework + glue)",
+                f"<= {OURS_TARGET:.0%}",
+                ours,
+                ours <= OURS_TARGET,
+            ),
+            target(
+                "our share of CPU per request: auth, limits, sanitising, database, audit, routing glue",
+                f"<= {OURS_TARGET:.0%}",
+                by_job,
+                by_job <= OURS_TARGET,
+            ),
             target(
                 "errors", "0", sum(sum(lv["errors"].values()) for lv in levels), all(not lv["errors"] for lv in levels)
             ),
