@@ -32,6 +32,21 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+def speed_probe_ms(rounds: int = 5) -> float:
+    """Median CPU time of a fixed pure-Python loop: how fast this machine runs Python right now.
+
+    Shared cloud machines change speed from one hour to the next (measured here: 2x between two runs of the
+    same code); the probe, taken before and after the scenarios, tells a reader which runs compare."""
+    times = []
+    for _ in range(rounds):
+        started = time.process_time()
+        total = 0
+        for value in range(2_000_000):
+            total += value
+        times.append((time.process_time() - started) * 1000)
+    return round(sorted(times)[rounds // 2], 1)
+
+
 def machine() -> dict[str, Any]:
     import os
     import platform
@@ -81,6 +96,7 @@ def bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
+    speed_before = speed_probe_ms(1 if args.quick else 5)
     with tempfile.TemporaryDirectory(prefix="support-desk-bench-") as tmp:
         workdir = Path(tmp)
         ctx = BenchContext(
@@ -101,6 +117,7 @@ def bench(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
             else:
                 write_text(result, sys.stdout)
-    document = {"machine": machine(), "quick": args.quick, "scenarios": results}
+    speed = {"before_ms": speed_before, "after_ms": speed_probe_ms(1 if args.quick else 5)}
+    document = {"machine": {**machine(), "python_loop_probe": speed}, "quick": args.quick, "scenarios": results}
     (out / "results.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return 1 if any("error" in result for result in results) else 0

@@ -47,6 +47,7 @@ def test_every_scenario_ran_and_wrote_results(run: dict[str, Any]) -> None:
     assert run["code"] == 0, [r.get("error") for r in run["scenarios"]]
     assert set(run["by_name"]) == set(SCENARIOS)
     assert run["machine"]["cpus"] >= 1 and run["quick"] is True
+    assert all(v > 0 for v in run["machine"]["python_loop_probe"].values())
     for result in run["scenarios"]:
         assert "error" not in result
         assert all({"target", "wanted", "measured", "met"} <= set(t) for t in result["targets"])
