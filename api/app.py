@@ -33,7 +33,11 @@ def create_app(
 ) -> FastAPI:
     """Build the API. Without `crew`, the real crew is built once at startup, in a background thread."""
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url, pool_size=min(settings.crew_max_workers, 20))
+    engine = make_engine(
+        settings.database_url,
+        pool_size=min(settings.crew_max_workers, 20),
+        busy_timeout_seconds=settings.database_busy_timeout_seconds,
+    )
     session_factory = make_session_factory(engine)
     audit = AuditLog(settings.audit_log_file, engine)
     crew_holder = CrewHolder(crew)

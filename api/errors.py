@@ -15,9 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from slowapi.errors import RateLimitExceeded
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crew.errors import AppError, AuthenticationFailed, RateLimited
+from crew.errors import AppError, AuthenticationFailed, DatabaseBusy, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def internal_error_response(request_id: str) -> JSONResponse:
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | DatabaseBusy):
         headers["Retry-After"] = str(exc.retry_after)
     if "case_id" in exc.details:
         headers["X-Case-ID"] = str(exc.details["case_id"])
@@ -72,6 +73,14 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(
         exc.status_code, exc.code, exc.message, request_id_of(request), errors=errors, headers=headers
     )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # The driver's text (SQL, parameters) goes to the log only; the client gets a retryable 503.
+    logger.warning(
+        "database unavailable on %s %s: %s", request.method, request.url.path, exc.__class__.__name__, exc_info=exc
+    )
+    return await _app_error(request, DatabaseBusy())
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -104,6 +113,7 @@ async def _slowapi_limit(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RateLimitExceeded, _slowapi_limit)

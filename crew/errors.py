@@ -10,6 +10,7 @@
     ├── RateLimited               429  over the per-customer or login limit; carries `retry_after`
     ├── CrewFailed                502  the crew (or every model behind it) failed; the case is marked `failed`
     └── ServiceUnavailable        503  a dependency (database, crew) is not ready
+        └── DatabaseBusy          503  the database did not answer in time; carries `retry_after`
 
 `api/errors.py` maps these to HTTP in one place. Messages are fixed strings chosen here, never the
 text of an underlying exception, so no internal detail reaches a client; raise them `from exc`.
@@ -88,3 +89,12 @@ class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
     message = "The service is temporarily unavailable. Please retry shortly."
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """The database did not answer in time (SQLite locked by another writer past its busy timeout, or the
+    PostgreSQL server unreachable). Worth a retry; never a 500."""
+
+    code = "database_busy"
+    message = "The case store is busy. Please retry in a few seconds."
+    retry_after = 5

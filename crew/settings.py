@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     # --- persistence -------------------------------------------------------------------------------
     database_url: str = "sqlite:///./customer_support.db"
+    # SQLite only: how long a write waits for another writer (another thread or API process) before the
+    # request is answered 503 database_busy. Several API processes on one SQLite file contend for it.
+    database_busy_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # --- rate limits (slowapi / limits) ------------------------------------------------------------
     rate_limit_per_minute: int = Field(default=60, ge=1)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from crew.settings import Settings
+from tests.api.conftest import make_settings
+from tests.api.fakes import FakeCrew
 
 MakeAccount = Callable[..., dict[str, str]]
 SHAPE = {"detail", "code", "request_id"}
@@ -93,3 +97,25 @@ def test_context_size_and_depth_are_limited(client: TestClient, make_account: Ma
     assert client.post("/support/request", json={"message": "hi", "context": big}, headers=headers).status_code == 422
     ok = client.post("/support/request", json={"message": "hi", "context": {"plan": "<b>pro</b>"}}, headers=headers)
     assert ok.status_code == 200
+
+
+def test_a_locked_database_is_a_retryable_503_then_the_same_request_works(
+    client_for: Callable[..., TestClient], tmp_path: Path, fake_crew: FakeCrew, make_account: MakeAccount
+) -> None:
+    # Another writer (another API process on the same SQLite file) holds the lock past the busy timeout.
+    settings = make_settings(tmp_path, database_busy_timeout_seconds=0.2)
+    client = client_for(settings, fake_crew)
+    headers = make_account(client, "alice", "customer", "cust-a")
+    blocker = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        response = client.post("/support/request", json={"message": "I was charged twice"}, headers=headers)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "database_busy" and body["request_id"] and response.headers["Retry-After"] == "5"
+    assert "locked" not in response.text and "INSERT" not in response.text and "Traceback" not in response.text
+    retried = client.post("/support/request", json={"message": "I was charged twice"}, headers=headers)
+    assert retried.status_code == 200 and retried.json()["case_id"]
