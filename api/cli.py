@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="redis://127.0.0.1:6379/15",
         help="rate-limit storage shared by those processes (the run is skipped if it is unreachable)",
     )
+    bench.add_argument(
+        "--worker-database-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL for those processes, used in a throw-away schema (skipped if unreachable)",
+    )
     return parser
 
 

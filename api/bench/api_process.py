@@ -91,9 +91,13 @@ class AccountTemplate:
         self.password = password  # one random password per bench run; only ever sent to 127.0.0.1
 
     @classmethod
-    def create(cls, workdir: Path, accounts: Sequence[Account]) -> AccountTemplate:
+    def create(
+        cls, workdir: Path, accounts: Sequence[Account], env_overrides: Mapping[str, str] | None = None
+    ) -> AccountTemplate:
+        """With `env_overrides` naming another DATABASE_URL, the accounts live in that database instead
+        (and there is no SQLite file to copy)."""
         workdir.mkdir(parents=True, exist_ok=True)
-        env = base_env(workdir, {})
+        env = base_env(workdir, env_overrides or {})
         password = secrets.token_urlsafe(18)
         for account in accounts:
             command = [
@@ -147,7 +151,8 @@ class ApiProcess:
 
     def start(self) -> ApiProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.accounts.path, self.workdir / "bench.db")
+        if self.accounts.path.exists():  # a SQLite template; a PostgreSQL one is named in the env instead
+            shutil.copyfile(self.accounts.path, self.workdir / "bench.db")
         env = base_env(self.workdir, self.env_overrides)
         log = (self.workdir / "serve.log").open("wb")
         started = time.perf_counter()

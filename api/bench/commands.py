@@ -105,6 +105,7 @@ def bench(args: argparse.Namespace) -> int:
             quick=args.quick,
             workers=args.workers,
             redis_url=args.redis_url,
+            worker_database_url=args.worker_database_url,
         )
         for name in names:
             result = run_scenario(name, ctx)

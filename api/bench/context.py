@@ -20,6 +20,9 @@ class BenchContext:
     # hosted-slow and hybrid also run their top level on this many API processes sharing Redis-backed limits.
     workers: int = 4
     redis_url: str = "redis://127.0.0.1:6379/15"
+    # ...and one PostgreSQL database (a throw-away schema in it): several processes writing one SQLite file
+    # wait for each other's locks, which is not how the desk is deployed for load.
+    worker_database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
     def scenario_dir(self, name: str) -> Path:
         return self.workdir / name

@@ -24,7 +24,13 @@ pytestmark = pytest.mark.slow
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench-out")
     namespace = argparse.Namespace(
-        scenario=None, json=True, out=str(out), quick=True, workers=2, redis_url="redis://127.0.0.1:6379/15"
+        scenario=None,
+        json=True,
+        out=str(out),
+        quick=True,
+        workers=2,
+        redis_url="redis://127.0.0.1:6379/15",
+        worker_database_url="postgresql+psycopg://postgres@127.0.0.1:5432/test",
     )
     code = bench(namespace)
     document = json.loads((out / "results.json").read_text())
@@ -80,7 +86,7 @@ def test_hosted_scenarios_count_model_calls(run: dict[str, Any], name: str) -> N
     probe = result["non_complex"]
     assert probe["ok"] == probe["requests"] and probe["non_complex"] > 0
     assert (run["out"] / f"{name}.png").exists()
-    # The top level again on two API processes sharing Redis limits, or a plain reason why not.
+    # The top level again on two API processes sharing Redis limits and PostgreSQL, or a plain reason why not.
     multi = [level for level in result["levels"] if level["workers"] == 2]
     assert len(multi) == 1 or "unreachable" in result["multi_worker_skipped"]
 

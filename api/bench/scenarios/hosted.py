@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.bench.api_process import ApiProcess
-from api.bench.context import INTEGRATOR, BenchContext, target
+from api.bench.api_process import AccountTemplate, ApiProcess
+from api.bench.context import ACCOUNTS, INTEGRATOR, BenchContext, target
 from api.bench.fake_llm import FakeLLMServer
 from api.bench.load import ClosedLoad, closed_level, run_driver
 from api.bench.messages import MIX, payloads
+from api.bench.pgschema import PostgresUnreachable, throwaway_schema
 from api.bench.stats import latency_summary
 
 THROUGHPUT_TARGET = 0.90
@@ -88,26 +89,29 @@ def redis_unreachable(url: str) -> str | None:
 
 
 def multi_worker_level(ctx: BenchContext, name: str, hosted_classifier: bool) -> dict[str, Any]:
-    """The top level again, on `ctx.workers` API processes whose rate limits are shared in Redis: one
-    Python process is CPU-bound under the GIL well below the ideal (see docs/performance.md), and several
-    worker processes are how the desk is meant to be deployed for load."""
+    """The top level again, on `ctx.workers` API processes that share rate limits in Redis and cases in
+    PostgreSQL: one Python process is CPU-bound under the GIL well below the ideal (docs/performance.md),
+    and several worker processes on a shared database is how the desk is deployed for load."""
     reason = redis_unreachable(ctx.redis_url)
     if reason is not None:
         return {"workers": ctx.workers, "skipped": reason}
     wait = delay(ctx.quick)
-    env = {"RATE_LIMIT_STORAGE_URI": ctx.redis_url}
-    with (
-        FakeLLMServer(delay=wait) as server,
-        ApiProcess(
-            ctx.scenario_dir(f"{name}-workers"),
-            ctx.accounts,
-            env={**_env(server, hosted_classifier), **env},
-            workers=ctx.workers,
-        ) as api,
-    ):
-        requests = [{**item, "token": api.token(INTEGRATOR)} for item in payloads()]
-        level = closed_level(api, loads(ctx.quick)[-1], requests, server, wait)
-    return {"workers": ctx.workers, "rate_limit_storage": "redis", **level}
+    workdir = ctx.scenario_dir(f"{name}-workers")
+    try:
+        with throwaway_schema(ctx.worker_database_url) as database_url:
+            shared = {"RATE_LIMIT_STORAGE_URI": ctx.redis_url, "DATABASE_URL": database_url}
+            accounts = AccountTemplate.create(workdir / "accounts", ACCOUNTS, shared)
+            with (
+                FakeLLMServer(delay=wait) as server,
+                ApiProcess(
+                    workdir, accounts, env={**_env(server, hosted_classifier), **shared}, workers=ctx.workers
+                ) as api,
+            ):
+                requests = [{**item, "token": api.token(INTEGRATOR)} for item in payloads()]
+                level = closed_level(api, loads(ctx.quick)[-1], requests, server, wait)
+    except PostgresUnreachable as exc:
+        return {"workers": ctx.workers, "skipped": f"{exc}; run with --worker-database-url or --workers 1"}
+    return {"workers": ctx.workers, "rate_limit_storage": "redis", "database": "postgresql", **level}
 
 
 def run_mode(ctx: BenchContext, name: str, hosted_classifier: bool) -> dict[str, Any]:
