@@ -19,8 +19,7 @@ from api.routes.cases import summary
 from api.schemas import CaseOut, CitationOut, MessageOut
 from api.services.accounts import Principal
 from api.services.cases import get_case_for
-from api.services.support import clean_message
-from crew.errors import AppError
+from api.services.support import clean_message, hit_customer_limit
 
 router = APIRouter(prefix="/support", tags=["on-call"])
 
@@ -92,18 +91,7 @@ def post_message(
             record_case_event(audit, "oncall_ack", user, case, ctx, via="reply")
         return case_out(case)
     # A follow-up may reach the crew, so it counts against the customer's limit like a new request.
-    try:
-        limits.hit_customer(case.customer_id)
-    except AppError as exc:
-        audit.record(
-            "rate_limited",
-            actor=user.username,
-            role=user.role.value,
-            customer_id=case.customer_id,
-            code=exc.code,
-            request_id=ctx.request_id,
-        )
-        raise
+    hit_customer_limit(limits, audit, ctx, case.customer_id)
     crew = crew_holder.get() if actions.needs_crew(case) else None
     answered = actions.customer_follow_up(session, case, text, crew, now)
     record_case_event(

@@ -170,11 +170,15 @@ def run_support_request(call: SupportCall, user: Principal, body: SupportRequest
 
 
 def enforce_limit(call: SupportCall, key: str) -> None:
+    hit_customer_limit(call.limits, call.audit, call.ctx, key)
+
+
+def hit_customer_limit(limits: RateLimits, audit: AuditLog, ctx: RequestContext, key: str) -> None:
+    """Count one request against customer `key`'s limit; a rejection is audited, then raised (429)."""
     try:
-        call.limits.hit_customer(key)
+        limits.hit_customer(key)
     except AppError as exc:
-        ctx = call.ctx
-        call.audit.record(
+        audit.record(
             "rate_limited", actor=ctx.actor, role=ctx.role, customer_id=key, code=exc.code, request_id=ctx.request_id
         )
         raise
