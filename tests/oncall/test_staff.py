@@ -169,3 +169,22 @@ def test_auto_emergency_follows_its_settings(tmp_path: Path, apps: Apps, account
     assert (
         on.post("/support/request", json={"message": "everything is down"}, headers=bob).json()["status"] == "escalated"
     )
+
+
+def test_customer_follow_ups_count_against_the_customer_limit_and_a_rejection_is_audited(
+    tmp_path: Path, apps: Apps, account: Account, crew: RecordingCrew
+) -> None:
+    settings = fast_settings(tmp_path, rate_limit_per_minute=2)
+    client = apps(settings, crew)
+    alice = account(client, "alice", "customer", "cust-a")
+    case_id = client.post("/support/request", json={"message": "my invoice is wrong"}, headers=alice).json()["case_id"]
+    assert client.post(f"/support/cases/{case_id}/messages", json={"text": "and?"}, headers=alice).status_code == 200
+    rejected = client.post(f"/support/cases/{case_id}/messages", json={"text": "hello?"}, headers=alice)
+    assert rejected.status_code == 429 and rejected.headers["Retry-After"]
+    assert rejected.json()["code"] == "rate_limited"
+    thread = client.get(f"/support/cases/{case_id}", headers=alice).json()["messages"]
+    assert "hello?" not in [m["text"] for m in thread]  # the rejected follow-up never reached the case
+    assert any(
+        e["event"] == "rate_limited" and e["actor"] == "alice" and e["customer_id"] == "cust-a"
+        for e in audit_events(settings.audit_log_file)
+    )
