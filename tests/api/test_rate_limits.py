@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.bench.api_process import free_port
 from api.db import make_engine, make_session_factory, upgrade_database
 from api.models import Account
 from crew.errors import RateLimited
@@ -77,12 +78,6 @@ def _redis_or_skip() -> None:
         pytest.skip("Redis is not reachable on 127.0.0.1:6379; the shared-limit test needs it")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def two_servers(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
     _redis_or_skip()
@@ -102,7 +97,7 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[list[str], str]]:
         "AUDIT_LOG_FILE": str(tmp_path / "audit.log"),
         "LOG_FILE": str(tmp_path / "app.log"),
     }
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     procs = [
         subprocess.Popen(
             [

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+from api.bench.api_process import free_port
 
 if TYPE_CHECKING:  # imported for real only once chromium is known to exist
     from playwright.sync_api import Page
@@ -61,12 +62,6 @@ class Desk:
     api_url: str
     ui_url: str
     logs: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -117,7 +112,7 @@ def chromium() -> Path:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory, chromium: Path) -> Iterator[Desk]:
     work = tmp_path_factory.mktemp("desk")
-    api_port, ui_port = _free_port(), _free_port()
+    api_port, ui_port = free_port(), free_port()
     env = {
         **os.environ,
         "APP_ENV": "test",
