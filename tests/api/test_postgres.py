@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
+from api.bench.pgschema import PostgresUnreachable, throwaway_schema
 from api.commands import audit_verify
 from tests.api.conftest import make_settings
 from tests.api.fakes import FailingCrew, FakeCrew
@@ -21,20 +19,11 @@ MakeAccount = Callable[..., dict[str, str]]
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(BASE_URL)
     try:
-        with engine.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError:
-        engine.dispose()
+        with throwaway_schema(BASE_URL) as url:
+            yield url
+    except PostgresUnreachable:
         pytest.skip(f"PostgreSQL is not reachable at {BASE_URL}")
-    try:
-        yield f"{BASE_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 @pytest.mark.postgres
