@@ -23,8 +23,8 @@ run: install
 test: install lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff check crew api security web_interface tests
-	$(BIN)/ruff format --check crew api security web_interface tests
+	$(BIN)/ruff check crew api desk bench cli security web_interface tests
+	$(BIN)/ruff format --check crew api desk bench cli security web_interface tests
 
 typecheck: install
 	$(BIN)/mypy

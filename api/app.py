@@ -9,20 +9,19 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api.audit import AuditLog
-from api.crew_holder import CrewHolder
-from api.db import make_engine, make_session_factory
 from api.errors import install_error_handlers
-from api.escalation import EscalationHook
 from api.logging_setup import LogSetup
 from api.middleware import RequestContextMiddleware
-from api.oncall import routes as oncall_routes
-from api.oncall.service import OncallService
-from api.principals import PrincipalCache
-from api.ratelimit import RateLimits
-from api.routes import admin, auth, cases, health, status, support
+from api.routes import admin, auth, cases, health, oncall, status, support
 from crew.models import SupportCrew
-from crew.settings import Settings, get_settings
+from desk.audit import AuditLog
+from desk.crew_holder import CrewHolder
+from desk.db import make_engine, make_session_factory
+from desk.escalation import EscalationHook
+from desk.oncall.service import OncallService
+from desk.principals import PrincipalCache
+from desk.ratelimit import RateLimits
+from desk.settings import Settings, get_settings
 
 
 def create_app(
@@ -42,7 +41,7 @@ def create_app(
     audit = AuditLog(settings.audit_log_file, engine)
     crew_holder = CrewHolder(crew)
     # Another hook (tests) pages by itself; the outbox's reconcile sweep would page its cases twice.
-    oncall = OncallService(settings, session_factory, audit, reconcile=escalation_hook is None)
+    paging = OncallService(settings, session_factory, audit, reconcile=escalation_hook is None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,11 +51,11 @@ def create_app(
         limiter = to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.crew_max_workers)
         crew_holder.start_loading(settings)
-        oncall.start()
+        paging.start()
         try:
             yield
         finally:
-            oncall.stop()
+            paging.stop()
             engine.dispose()
             logs.close()
 
@@ -75,11 +74,11 @@ def create_app(
     )
     app.state.crew_holder = crew_holder
     app.state.principals = PrincipalCache()
-    app.state.oncall = oncall
-    app.state.escalation_hook = escalation_hook or oncall.pager
+    app.state.oncall = paging
+    app.state.escalation_hook = escalation_hook or paging.pager
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, audit=audit)
-    for module in (auth, support, cases, oncall_routes, status, admin, health):
+    for module in (auth, support, cases, oncall, status, admin, health):
         app.include_router(module.router)
     return app

@@ -13,7 +13,7 @@ from types import FrameType
 
 import httpx
 
-from crew.settings import Settings, get_settings
+from desk.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 180.0
@@ -30,7 +30,7 @@ def _err(line: str) -> None:
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    from api.db import upgrade_database
+    from desk.db import upgrade_database
 
     settings = get_settings()
     upgrade_database(settings.database_url)
@@ -41,7 +41,7 @@ def db_upgrade(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.db import upgrade_database
+    from desk.db import upgrade_database
 
     settings = get_settings()
     if args.workers > 1 and settings.rate_limit_storage_uri.startswith("memory://"):
@@ -85,7 +85,7 @@ def run_all(args: argparse.Namespace) -> int:
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     ui_port = args.ui_port or settings.web_port
-    cli = [sys.executable, "-m", "api.cli"]
+    cli = [sys.executable, "-m", "cli.main"]
     api = subprocess.Popen([*cli, "serve", "--host", host, "--port", str(port)])  # noqa: S603 - our own CLI
     ui = subprocess.Popen([*cli, "ui", "--port", str(ui_port)])  # noqa: S603
     children = (api, ui)
@@ -120,9 +120,9 @@ def run_all(args: argparse.Namespace) -> int:
 
 
 def users_create(args: argparse.Namespace) -> int:
-    from api.db import make_engine, make_session_factory, upgrade_database
-    from api.services.accounts import create_account
-    from crew.errors import AppError
+    from desk.accounts import create_account
+    from desk.db import make_engine, make_session_factory, upgrade_database
+    from desk.errors import AppError
 
     password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < 8:
@@ -150,8 +150,8 @@ def audit_verify(args: argparse.Namespace, settings: Settings | None = None) -> 
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from api.audit import verify_against_database, verify_file
-    from api.db import make_engine, make_session_factory
+    from desk.audit import verify_against_database, verify_file
+    from desk.db import make_engine, make_session_factory
 
     settings = settings or get_settings()
     path = Path(args.file) if args.file else settings.audit_log_file

@@ -10,17 +10,17 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from api.audit import AuditLog
 from api.context import RequestContext
-from api.crew_holder import CrewHolder
-from api.escalation import EscalationHook
-from api.models import Role
-from api.principals import PrincipalCache
-from api.ratelimit import RateLimits
-from api.services.accounts import Principal, active_principal
-from crew.errors import AuthenticationFailed, PermissionDenied
 from crew.models import SupportCrew
-from crew.settings import Settings
+from desk.accounts import Principal, active_principal
+from desk.audit import AuditLog
+from desk.crew_holder import CrewHolder
+from desk.errors import AuthenticationFailed, PermissionDenied
+from desk.escalation import EscalationHook
+from desk.models import Role
+from desk.principals import PrincipalCache
+from desk.ratelimit import RateLimits
+from desk.settings import Settings
 from security.tokens import InvalidToken, decode_access_token
 
 # auto_error=False: a missing token goes through our AuthenticationFailed (audit + error shape).

@@ -1,7 +1,7 @@
 """The one place where failures become HTTP responses.
 
 Every error body is `{"detail": fixed human message, "code": machine code, "request_id": ...}`; 422s add
-`errors: [{field, message}]`. Messages come from `crew.errors` classes or the tables below, never from an
+`errors: [{field, message}]`. Messages come from `desk.errors` classes or the tables below, never from an
 exception's text, so nothing internal reaches a client. 401 carries `WWW-Authenticate: Bearer`, 429
 carries `Retry-After`.
 """
@@ -18,7 +18,7 @@ from slowapi.errors import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crew.errors import AppError, AuthenticationFailed, DatabaseBusy, RateLimited
+from desk.errors import AppError, AuthenticationFailed, DatabaseBusy, RateLimited
 
 logger = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from typing import Any
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.audit import AuditLog
 from api.context import REQUEST_ID, RequestContext
 from api.errors import error_response, internal_error_response
-from crew.errors import PayloadTooLarge
+from desk.audit import AuditLog
+from desk.errors import PayloadTooLarge
 
 logger = logging.getLogger("api.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

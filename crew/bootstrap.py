@@ -26,7 +26,7 @@ import os
 from types import ModuleType
 from typing import Any
 
-from crew.settings import Settings
+from desk.settings import Settings
 
 OFFLINE_SWITCHES: dict[str, str] = {
     "CREWAI_DISABLE_TELEMETRY": "true",

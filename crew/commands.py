@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import TextIO
 
-from crew.errors import AppError
 from crew.models import Route, SupportResult
-from crew.settings import get_settings
+from desk.errors import AppError
+from desk.settings import get_settings
 
 
 def ask(args: argparse.Namespace) -> int:

@@ -192,7 +192,7 @@ def read_labelled_rows(path: Path, text_col: str, label_col: str, limit: int = 0
 
 def local_routing_step() -> RoutingStep:
     from crew.local_model.router import LocalRouter
-    from crew.settings import get_settings
+    from desk.settings import get_settings
 
     router = LocalRouter(complex_threshold=get_settings().complex_confidence_threshold)
     return lambda text: router.classify(text).category.value
@@ -202,7 +202,7 @@ def evaluate_command(args: argparse.Namespace, *, stdout: TextIO | None = None, 
     """`support-desk eval FILE.csv`: exit 0 with a report, 2 when the input cannot be evaluated."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    from crew.settings import get_settings
+    from desk.settings import get_settings
 
     if not get_settings().uses_local_classifier:
         # Only the local router is wired here; a hosted classifier is measured through the crew service.

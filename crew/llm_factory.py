@@ -21,7 +21,7 @@ from crewai import LLM, BaseLLM
 
 from crew.local_model.llm import LocalLLM
 from crew.local_model.router import LocalRouter
-from crew.settings import Settings
+from desk.settings import Settings
 
 # OpenAI-compatible servers usually ignore the key but the SDK refuses to start without one.
 _PLACEHOLDER_KEY = "not-needed"

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crew.bootstrap import load_crewai
-from crew.errors import CrewFailed
 from crew.models import Citation, Classification, Route, SupportResult, ThreadMessage, TokenUsage
-from crew.settings import Settings
+from desk.errors import CrewFailed
+from desk.settings import Settings
 
 if TYPE_CHECKING:
     from crew.crews import CrewParts

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from crew.settings import Settings
+from desk.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

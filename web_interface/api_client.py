@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from crew.settings import Settings
+from desk.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -64,7 +64,7 @@ def main() -> None:
     if auth is not None and auth.is_staff:
         pages.append(_oncall_page("visible"))
     elif auth is None and st.query_params.get("case"):
-        # A page's link (`/oncall?case=<id>`, api/oncall/payload.py) opened before signing in: the page must
+        # A page's link (`/oncall?case=<id>`, desk/oncall/payload.py) opened before signing in: the page must
         # exist, hidden, or Streamlit falls back to the default page and the link (path and `?case=`) is lost.
         # There it asks for a staff sign-in, whose rerun keeps the URL and so opens the case.
         pages.append(_oncall_page("hidden"))

@@ -94,7 +94,7 @@ def answer_card(answer: SupportAnswer) -> None:
 
 def emergency_source(emergency: bool, auto_emergency: bool) -> str | None:
     """Who called it an emergency: the customer's checkbox ("customer"), or the desk's rule for urgent escalations
-    ("detected", api/oncall/policy.py). Staff need to tell them apart: a detected one may be a misclassification."""
+    ("detected", desk/oncall/policy.py). Staff need to tell them apart: a detected one may be a misclassification."""
     if emergency:
         return "customer"
     if auto_emergency:

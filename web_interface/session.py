@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from crew.settings import Settings, get_settings
+from desk.settings import Settings, get_settings
 from web_interface.api_client import ApiError, AuthError, AuthSession, SupportApi, SupportApiClient
 
 DEFAULTS: dict[str, Any] = {

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from api.deps import AdminUser, AuditDep, ContextDep, SessionDep
-from api.models import Account, AuditEvent
 from api.schemas import AccountIn, AccountOut, AuditEventOut
-from api.services.accounts import create_account
+from desk.accounts import create_account
+from desk.models import Account, AuditEvent
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -9,8 +9,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import AuditDep, ContextDep, LimitsDep, SessionDep, SettingsDep
 from api.schemas import TokenOut
-from api.services.accounts import authenticate
-from crew.errors import AppError, AuthenticationFailed
+from desk.accounts import authenticate
+from desk.errors import AppError, AuthenticationFailed
 from security.tokens import create_access_token
 
 router = APIRouter(prefix="/auth", tags=["auth"])

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import ContextDep, CurrentUser, SessionDep
-from api.models import Case, CaseStatus
 from api.schemas import CaseList, CaseOut, CaseSummary, CitationOut, MessageOut
-from api.services.cases import get_case_for, list_cases_for
 from crew.models import Priority
+from desk.cases import get_case_for, list_cases_for
+from desk.models import Case, CaseStatus
 from security.sanitize import CUSTOMER_ID_PATTERN
 
 router = APIRouter(prefix="/support/cases", tags=["cases"])

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.crew_holder import CrewHolder
-from api.db import ping
 from api.errors import request_id_of
 from api.schemas import HealthOut, ReadyOut
+from desk.crew_holder import CrewHolder
+from desk.db import ping
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import SessionDep, StaffUser
 from api.schemas import StatusOut
-from api.services.status import desk_status
+from desk.status import desk_status
 
 router = APIRouter(prefix="/support", tags=["status"])
 

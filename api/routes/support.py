@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from api.context import RequestContext
-from api.crew_holder import CrewHolder
 from api.deps import CurrentUser
 from api.responses import model_response
 from api.schemas import ClassifyIn, ClassifyOut, SupportRequestIn, SupportResponse
-from api.services.support import SupportCall, clean_message, enforce_limit, limit_key, run_support_request
 from crew.models import Route
+from desk.crew_holder import CrewHolder
+from desk.intake import SupportCall, clean_message, enforce_limit, limit_key, run_support_request
 
 router = APIRouter(prefix="/support", tags=["support"])
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/support", tags=["support"])
 async def support_call(request: Request) -> SupportCall:
     # One dependency reading app.state and the request context, rather than one FastAPI dependency per
     # object: each costs a resolution step on every request. No Session either: the case is written on the
-    # engine's connections (api/services/cases.py), so no per-request generator dependency to set up and
+    # engine's connections (desk/cases.py), so no per-request generator dependency to set up and
     # tear down. A crew still loading answers 503 here, as before.
     state = request.app.state
     holder: CrewHolder = state.crew_holder

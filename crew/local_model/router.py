@@ -184,7 +184,7 @@ class LocalRouter:
 
     def __init__(self, complex_threshold: float | None = None, *, data_dir: Path = DATA_DIR) -> None:
         if complex_threshold is None:
-            from crew.settings import get_settings  # only when the caller leaves the threshold to settings
+            from desk.settings import get_settings  # only when the caller leaves the threshold to settings
 
             complex_threshold = get_settings().complex_confidence_threshold
         if not 0.0 <= complex_threshold <= 1.0:

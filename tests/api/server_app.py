@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.app import create_app
-from crew.settings import Settings
+from desk.settings import Settings
 from tests.api.fakes import FakeCrew
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.audit import AuditLog, verify_file
 from api.commands import audit_verify
-from crew.settings import Settings
+from desk.audit import AuditLog, verify_file
+from desk.settings import Settings
 
 MakeAccount = Callable[..., dict[str, str]]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from jose import jwt
 
-from crew.settings import Settings
+from desk.settings import Settings
 from security.tokens import create_access_token
 from tests.api.conftest import PASSWORD, SECRET, make_settings
 from tests.api.fakes import FakeCrew

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select
 
-from api.models import Account
+from desk.models import Account
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ def _run(
         **(extra_env or {}),
     }
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -84,7 +84,7 @@ def test_db_upgrade_and_users_create(tmp_path: Path) -> None:
 
 def test_audit_verify_command(tmp_path: Path) -> None:
     assert _run(tmp_path, "audit", "verify").returncode == 1  # no file yet
-    from api.audit import AuditLog
+    from desk.audit import AuditLog
 
     log = AuditLog(tmp_path / "audit.log")
     for i in range(3):

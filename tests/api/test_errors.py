@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from crew.settings import Settings
+from desk.settings import Settings
 from tests.api.conftest import make_settings
 from tests.api.fakes import FakeCrew
 

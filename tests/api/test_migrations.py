@@ -13,9 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import api.oncall.models  # noqa: F401 - registers the on-call tables on Base, as api/migrations/env.py does
-from api.db import alembic_config, upgrade_database
-from api.models import Base
+import desk.oncall.models  # noqa: F401 - registers the on-call tables on Base, as desk/migrations/env.py does
+from desk.db import alembic_config, upgrade_database
+from desk.models import Base
 
 ONCALL_TABLES = {"oncall_pages", "oncall_cases"}
 
@@ -39,7 +39,7 @@ ENV_TABLES_SCRIPT = """
 import json
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
-from api.db import alembic_config
+from desk.db import alembic_config
 
 config = alembic_config("sqlite://")
 script = ScriptDirectory.from_config(config)
@@ -56,7 +56,7 @@ print(json.dumps(sorted(seen)))
 
 
 def test_migration_env_targets_the_oncall_tables_on_its_own() -> None:
-    # A fresh interpreter that imports nothing but api.db: what `alembic revision --autogenerate` would see.
+    # A fresh interpreter that imports nothing but desk.db: what `alembic revision --autogenerate` would see.
     done = subprocess.run(
         [sys.executable, "-c", ENV_TABLES_SCRIPT], capture_output=True, text=True, check=True, timeout=120
     )
@@ -68,7 +68,7 @@ def test_head_is_read_from_the_files_like_alembic_and_an_up_to_date_schema_skips
 ) -> None:
     from alembic.script import ScriptDirectory
 
-    from api import db
+    from desk import db
 
     url = f"sqlite:///{tmp_path / 'h.db'}"
     assert db.head_revisions() == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())

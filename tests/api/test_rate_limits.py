@@ -16,11 +16,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.bench.api_process import free_port
-from api.db import make_engine, make_session_factory, upgrade_database
-from api.models import Account
-from crew.errors import RateLimited
-from crew.settings import Settings
+from bench.api_process import free_port
+from desk.db import make_engine, make_session_factory, upgrade_database
+from desk.errors import RateLimited
+from desk.models import Account
+from desk.settings import Settings
 from security.tokens import create_access_token
 from tests.api.conftest import SECRET
 from tests.api.fakes import FakeCrew
@@ -167,7 +167,7 @@ def test_limit_holds_across_two_server_processes(two_servers: tuple[list[str], s
 def test_memory_limits_start_no_thread_per_hit_and_still_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     from limits.storage import MemoryStorage
 
-    from api import ratelimit
+    from desk import ratelimit
 
     limits = ratelimit.RateLimits("memory://", 3, "5/minute")
     assert isinstance(limits.storage, MemoryStorage)

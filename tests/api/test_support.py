@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.commands import audit_verify
-from api.crew_holder import CrewHolder
-from api.db import make_engine
-from crew.errors import ServiceUnavailable
 from crew.models import Route
-from crew.settings import Settings
+from desk.crew_holder import CrewHolder
+from desk.db import make_engine
+from desk.errors import ServiceUnavailable
+from desk.settings import Settings
 from tests.api.fakes import FailingCrew, FakeCrew
 
 MakeAccount = Callable[..., dict[str, str]]

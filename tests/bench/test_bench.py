@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from api.bench.commands import SCENARIOS, bench
-from api.bench.fake_answers import completion
-from api.bench.stats import Sample, percentile, steady_throughput
+from bench.commands import SCENARIOS, bench
+from bench.fake_answers import completion
+from bench.stats import Sample, percentile, steady_throughput
 
 pytestmark = pytest.mark.slow
 

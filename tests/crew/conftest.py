@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crew.settings import Settings
+from desk.settings import Settings
 
 
 def desk_settings(storage_dir: Path, **overrides: object) -> Settings:

@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent(
     f"""
     from crew.models import Route, ThreadMessage
     from crew.service import SupportDesk
-    from crew.settings import Settings
+    from desk.settings import Settings
 
     desk = SupportDesk.from_settings(Settings())
     earlier = [ThreadMessage(author="customer", text="{DESK_MARKER} earlier message")]
@@ -85,7 +85,7 @@ TRACE_SCRIPT = textwrap.dedent(
     import json
     import sys
     from crew.service import SupportDesk
-    from crew.settings import Settings
+    from desk.settings import Settings
 
     desk = SupportDesk.from_settings(Settings())
     desk.handle("I was charged twice this month")

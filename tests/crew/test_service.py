@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from crew.errors import CrewFailed
 from crew.models import Category, Route, SupportResult, ThreadMessage
+from desk.errors import CrewFailed
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +134,7 @@ def test_the_local_model_failing_raises_crew_failed(local_desk, monkeypatch: pyt
 
 
 def test_cli_ask_json(local_desk, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from api import cli
+    from cli import main as cli
     from crew import service
 
     # The CLI builds its desk from settings; hand it the session's desk instead of a second crewai set-up.
@@ -148,7 +148,7 @@ def test_cli_ask_json(local_desk, capsys: pytest.CaptureFixture[str], monkeypatc
 def test_cli_ask_human_readable(
     local_desk, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api import cli
+    from cli import main as cli
     from crew import service
 
     monkeypatch.setattr(service.SupportDesk, "from_settings", classmethod(lambda cls, settings: local_desk))

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.db import upgrade_database
-from api.models import Account
-from api.oncall.local_receiver import LocalReceiver
+from bench.local_receiver import LocalReceiver
 from crew.models import SupportCrew
-from crew.settings import Settings
+from desk.db import upgrade_database
+from desk.models import Account
+from desk.settings import Settings
 from security.passwords import hash_password
 from security.tokens import create_access_token
 from tests.api.conftest import PASSWORD, SECRET, make_settings

@@ -13,10 +13,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from api.models import Case, utcnow
-from api.oncall.local_receiver import LocalReceiver, Received
-from api.oncall.models import OncallCase, Page
-from api.oncall.signing import SIGNATURE_HEADER
+from bench.local_receiver import LocalReceiver, Received
+from desk.models import Case, utcnow
+from desk.oncall.models import OncallCase, Page
+from desk.oncall.signing import SIGNATURE_HEADER
 from tests.oncall.conftest import DEADLINE, WEBHOOK_SECRET, fast_settings
 from tests.oncall.fakes import RecordingCrew
 
@@ -63,7 +63,7 @@ def test_page_arrives_signed_with_idempotency_key_and_no_personal_data(
     assert "4111 1111" not in page.body.decode() and "smoke" not in page.body.decode()
 
     # Tampering with the body or the secret breaks the signature.
-    from api.oncall.signing import verify
+    from desk.oncall.signing import verify
 
     header = page.headers[SIGNATURE_HEADER.lower()]
     assert not verify(WEBHOOK_SECRET, header, page.body.replace(b"urgent", b"low"), now=time.time())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from api.oncall.policy import is_auto_emergency, response_time, retry_delay
-from api.oncall.signing import signature_header, verify
 from crew.models import Category, Classification, Priority
+from desk.oncall.policy import is_auto_emergency, response_time, retry_delay
+from desk.oncall.signing import signature_header, verify
 from tests.oncall.conftest import fast_settings
 
 

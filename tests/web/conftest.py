@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crew.settings import Settings
+from desk.settings import Settings
 from tests.web.fakes import FakeSupportApi
 from web_interface import session
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from api.bench.api_process import free_port
+from bench.api_process import free_port
 
 if TYPE_CHECKING:  # imported for real only once chromium is known to exist
     from playwright.sync_api import Page
@@ -129,7 +129,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory, chromium: Path) -> Iterator[D
         # Streamlit reads its options from STREAMLIT_*: listen on loopback only during the test.
         "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
     }
-    cli = [sys.executable, "-m", "api.cli"]
+    cli = [sys.executable, "-m", "cli.main"]
     for username, password, *customer in (CUSTOMER, STAFF):
         role = ["--role", "customer", "--customer-id", customer[0]] if customer else ["--role", "staff"]
         created = subprocess.run(
@@ -308,7 +308,7 @@ def test_an_emergency_reaches_the_oncall_page(page: Page, desk: Desk) -> None:
         page.get_by_role("button", name="Acknowledge").click()
         page.get_by_text("The case is acknowledged").wait_for()
 
-    # The link an on-call page carries (api/oncall/payload.py), opened afresh: sign in there and the case opens.
+    # The link an on-call page carries (desk/oncall/payload.py), opened afresh: sign in there and the case opens.
     page.goto(f"{desk.ui_url}/oncall?case={case_id}")
     page.get_by_text("The linked case opens here once you are signed in.").wait_for()
     sign_in(page, STAFF[0], STAFF[1])

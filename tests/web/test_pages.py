@@ -6,7 +6,7 @@ import pytest
 from pydantic import SecretStr
 from streamlit.testing.v1 import AppTest
 
-from crew.settings import Settings
+from desk.settings import Settings
 from tests.web.conftest import WEB
 from tests.web.fakes import FakeSupportApi, answer, auth_session, case
 from web_interface.api_client import (

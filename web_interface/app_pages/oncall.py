@@ -85,7 +85,7 @@ def queue(auth: AuthSession) -> None:
 
 
 def _open_linked_case() -> None:
-    """Open the case of a page's link (`/oncall?case=<id>`, api/oncall/payload.py) once; after that the queue
+    """Open the case of a page's link (`/oncall?case=<id>`, desk/oncall/payload.py) once; after that the queue
     and the Case ID box choose, and a rerun with the same URL must not pull the person back to the linked case."""
     linked = (st.query_params.get("case") or "").strip()
     if linked and linked != st.session_state["oncall_linked"]:

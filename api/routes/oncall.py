@@ -1,0 +1,174 @@
+"""On-call endpoints: staff acknowledge, reply, set a status and hand back; customers follow up on their own
+case; staff read the queue of open escalations and the page outbox."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.context import RequestContext
+from api.deps import AuditDep, ContextDep, CurrentUser, LimitsDep, SessionDep, SettingsDep, StaffUser
+from api.oncall_schemas import MessageIn, PagesOut, QueueOut, StatusIn
+from api.routes.cases import summary
+from api.schemas import CaseOut, CitationOut, MessageOut
+from desk.accounts import Principal
+from desk.audit import AuditLog
+from desk.cases import get_case_for
+from desk.crew_holder import CrewHolder
+from desk.intake import clean_message, hit_customer_limit
+from desk.models import Case, Role, utcnow
+from desk.oncall import actions
+from desk.oncall.models import PageStatus
+
+router = APIRouter(prefix="/support", tags=["on-call"])
+
+
+async def get_crew_holder(request: Request) -> CrewHolder:
+    holder: CrewHolder = request.app.state.crew_holder
+    return holder
+
+
+CrewHolderDep = Annotated[CrewHolder, Depends(get_crew_holder)]
+
+
+def record_case_event(
+    audit: AuditLog, event: str, user: Principal, case: Case, ctx: RequestContext, **fields: object
+) -> None:
+    """One audit line for an action on a case: who did it, on which case and customer, in which request."""
+    audit.record(
+        event,
+        actor=user.username,
+        role=user.role.value,
+        case_id=case.id,
+        customer_id=case.customer_id,
+        request_id=ctx.request_id,
+        **fields,
+    )
+
+
+def case_out(case: Case) -> CaseOut:
+    messages = [
+        MessageOut(
+            author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations], created_at=m.created_at
+        )
+        for m in case.messages
+    ]
+    return CaseOut(**summary(case).model_dump(), messages=messages)
+
+
+@router.post("/cases/{case_id}/ack", response_model=CaseOut)
+def acknowledge_case(case_id: str, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep) -> CaseOut:
+    """Acknowledge an escalated case: paging stops and the queue shows who has it."""
+    case = get_case_for(session, user, case_id)
+    ctx.case_id, ctx.customer_id = case.id, case.customer_id
+    if actions.acknowledge(session, case, user, utcnow()):
+        record_case_event(audit, "oncall_ack", user, case, ctx)
+    return case_out(case)
+
+
+@router.post("/cases/{case_id}/messages", response_model=CaseOut)
+def post_message(
+    case_id: str,
+    body: MessageIn,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    audit: AuditDep,
+    limits: LimitsDep,
+    ctx: ContextDep,
+    crew_holder: CrewHolderDep,
+) -> CaseOut:
+    """Add a message to the case thread: a staff reply (visible to the customer) or the customer's follow-up."""
+    case = get_case_for(session, user, case_id)
+    ctx.case_id, ctx.customer_id = case.id, case.customer_id
+    text, changed = clean_message(body.text, settings)
+    now = utcnow()
+    if user.role in (Role.STAFF, Role.ADMIN):
+        acknowledged = actions.staff_reply(session, case, user, text, now)
+        record_case_event(audit, "case_reply", user, case, ctx, author="staff", sanitised=changed)
+        if acknowledged:
+            record_case_event(audit, "oncall_ack", user, case, ctx, via="reply")
+        return case_out(case)
+    # A follow-up may reach the crew, so it counts against the customer's limit like a new request.
+    hit_customer_limit(limits, audit, ctx, case.customer_id)
+    crew = crew_holder.get() if actions.needs_crew(case) else None
+    answered = actions.customer_follow_up(session, case, text, crew, now)
+    record_case_event(
+        audit, "case_reply", user, case, ctx, author="customer", answered_by_crew=answered, sanitised=changed
+    )
+    return case_out(case)
+
+
+def _change_status(
+    case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+) -> CaseOut:
+    case = get_case_for(session, user, case_id)
+    ctx.case_id, ctx.customer_id = case.id, case.customer_id
+    previous = actions.set_status(session, case, body.status, user, utcnow())
+    record_case_event(audit, "case_status", user, case, ctx, from_status=previous, to_status=body.status)
+    return case_out(case)
+
+
+@router.post("/cases/{case_id}/status", response_model=CaseOut)
+def change_status(
+    case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+) -> CaseOut:
+    """Set the case status: acknowledged, in_progress or resolved."""
+    return _change_status(case_id, body, user, session, audit, ctx)
+
+
+@router.patch("/cases/{case_id}", response_model=CaseOut)
+def patch_case(
+    case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+) -> CaseOut:
+    """Same as POST /support/cases/{case_id}/status (the web interface's form of it)."""
+    return _change_status(case_id, body, user, session, audit, ctx)
+
+
+@router.post("/cases/{case_id}/handback", response_model=CaseOut)
+def hand_back(case_id: str, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep) -> CaseOut:
+    """Hand the case back to the AI agents, which answer the customer's next message with the whole thread."""
+    case = get_case_for(session, user, case_id)
+    ctx.case_id, ctx.customer_id = case.id, case.customer_id
+    actions.hand_back(session, case, user, utcnow())
+    record_case_event(audit, "case_handback", user, case, ctx)
+    return case_out(case)
+
+
+@router.get("/oncall/queue", response_model=QueueOut)
+def oncall_queue(
+    user: StaffUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> QueueOut:
+    """Open escalations, emergencies first, with age and time to breach of the first-response target."""
+    now = utcnow()
+    items, total = actions.queue(session, now=now, limit=limit, offset=offset)
+    return QueueOut(items=items, total=total, limit=limit, offset=offset, generated_at=now)
+
+
+@router.get("/oncall/pages", response_model=PagesOut)
+def oncall_pages(
+    user: StaffUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    case_id: str | None = None,
+    status: PageStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PagesOut:
+    """The page outbox, newest first (also what the on-call page shows when no webhook is configured)."""
+    items, total, counts = actions.pages(
+        session, case_id=case_id, status=status.value if status else None, limit=limit, offset=offset
+    )
+    return PagesOut(
+        items=items,
+        total=total,
+        limit=limit,
+        offset=offset,
+        counts=counts,
+        webhook_configured=bool(settings.oncall_webhook_url),
+        secondary_webhook_configured=bool(settings.oncall_secondary_webhook_url),
+    )

@@ -1,0 +1,98 @@
+"""The load generator, run as its own process: `python -m bench.driver < plan.json > samples.json`.
+
+A separate process keeps the client's CPU and GIL away from the harness and from the server it
+measures. Two modes:
+
+- `closed`: `concurrency` clients, each sending its next request as soon as the previous one answered,
+  until `duration` seconds have passed or `max_requests` were sent (both bound the run);
+- `paced`: independent streams (one per simulated customer), each sending `count` requests every
+  `interval` seconds whatever the answers (open loop, so a slow answer does not slow the sender).
+
+Output: `{"samples": [[status, started, finished, route, label, tag], ...], "elapsed": seconds}` with times
+relative to the start; status 0 means no HTTP answer (timeout or connection error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+import time
+from typing import Any
+
+import httpx
+
+Row = list[Any]
+
+
+async def _send(client: httpx.AsyncClient, origin: float, request: dict[str, Any], label: str) -> Row:
+    started = time.perf_counter() - origin
+    route = ""
+    try:
+        response = await client.post(
+            request["path"], json=request["json"], headers={"Authorization": f"Bearer {request['token']}"}
+        )
+        status = response.status_code
+        if status == 200:
+            route = str(response.json().get("agent_type", ""))
+    except httpx.HTTPError:
+        status = 0
+    return [status, started, time.perf_counter() - origin, route, label, str(request.get("tag", ""))]
+
+
+async def run_closed(client: httpx.AsyncClient, plan: dict[str, Any]) -> list[Row]:
+    requests = plan["requests"]
+    counter = itertools.count()
+    origin = time.perf_counter()
+    deadline = origin + float(plan["duration"])
+    limit = int(plan["max_requests"])
+    rows: list[Row] = []
+
+    async def client_loop() -> None:
+        while time.perf_counter() < deadline:
+            index = next(counter)
+            if index >= limit:
+                return
+            rows.append(await _send(client, origin, requests[index % len(requests)], "closed"))
+
+    await asyncio.gather(*(client_loop() for _ in range(int(plan["concurrency"]))))
+    return rows
+
+
+async def run_paced(client: httpx.AsyncClient, plan: dict[str, Any]) -> list[Row]:
+    origin = time.perf_counter()
+
+    async def one(stream: dict[str, Any], index: int) -> Row:
+        await asyncio.sleep(
+            max(
+                0.0, origin + float(stream.get("offset", 0.0)) + index * float(stream["interval"]) - time.perf_counter()
+            )
+        )
+        return await _send(client, origin, stream, str(stream["label"]))
+
+    jobs = [one(stream, i) for stream in plan["streams"] for i in range(int(stream["count"]))]
+    return list(await asyncio.gather(*jobs))
+
+
+async def run(plan: dict[str, Any]) -> dict[str, Any]:
+    connections = int(plan.get("concurrency") or 64) + 8
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    started = time.perf_counter()
+    async with httpx.AsyncClient(
+        base_url=plan["base_url"], timeout=float(plan.get("timeout", 120.0)), limits=limits
+    ) as client:
+        rows = await (run_closed(client, plan) if plan["mode"] == "closed" else run_paced(client, plan))
+    return {"samples": rows, "elapsed": time.perf_counter() - started}
+
+
+def main() -> int:
+    plan = json.load(sys.stdin)
+    result = asyncio.run(run(plan))
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

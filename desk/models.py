@@ -1,0 +1,139 @@
+"""Database tables (SQLAlchemy 2, typed declarative). The schema itself is owned by the Alembic migrations
+in `desk/migrations/`; keep both in step (`tests/api/test_migrations.py` compares them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    INTEGRATOR = "integrator"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    FAILED = "failed"
+
+
+class Author(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    STAFF = "staff"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite forgets the zone; this puts it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_customer_created", "customer_id", "created_at"),
+        Index("ix_cases_status_priority", "status", "priority"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None, index=True)
+    requested_route: Mapped[str] = mapped_column(String(20))
+    # The route the crew actually took (the response's `agent_type`); empty until the crew answered.
+    route: Mapped[str | None] = mapped_column(String(20), default=None)
+    category: Mapped[str | None] = mapped_column(String(20), default=None)
+    priority: Mapped[str | None] = mapped_column(String(10), default=None)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    status: Mapped[str] = mapped_column(String(20), default=CaseStatus.OPEN)
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the desk itself (not the caller) decided the case is an emergency (on-call paging).
+    auto_emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    sanitised: Mapped[bool] = mapped_column(Boolean, default=False)
+    degraded: Mapped[bool] = mapped_column(Boolean, default=False)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    crew_latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    context: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list[CaseMessage]] = relationship(
+        back_populates="case", order_by="CaseMessage.id", cascade="all, delete-orphan"
+    )
+
+
+class CaseMessage(Base):
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    citations: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class AuditEvent(Base):
+    """A copy of each audit-log line, for queries (`/support/status`) and to detect a truncated file."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_event_ts", "event", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    ts: Mapped[datetime] = mapped_column()
+    event: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(150), default=None)
+    role: Mapped[str | None] = mapped_column(String(20), default=None)
+    customer_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    case_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,218 @@
+"""What staff do with an escalated case (acknowledge, reply, set a status, hand back), a customer's
+follow-up, and the read models of the on-call page (queue, outbox). Routes stay thin; these commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, CursorResult, func, select, update
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session
+
+from api.oncall_schemas import PageOut, QueueItem
+from crew.models import Route, SupportCrew, ThreadMessage
+from desk.accounts import Principal
+from desk.errors import Conflict, CrewFailed
+from desk.models import Author, Case, CaseMessage, CaseStatus
+from desk.oncall import outbox
+from desk.oncall.models import OncallCase, Page, PageStatus
+from desk.oncall.policy import PRIORITY_RANK, response_time
+from security.sanitize import clean_text
+
+WITH_PEOPLE = (CaseStatus.ESCALATED.value, CaseStatus.ACKNOWLEDGED.value, CaseStatus.IN_PROGRESS.value)
+
+
+def _ensure_state(session: Session, case: Case, now: datetime) -> None:
+    """Cases escalated without a page (e.g. a staff action on an ordinary case) get paging state too."""
+    if session.get(OncallCase, case.id) is None:
+        session.add(OncallCase(case_id=case.id, auto=case.auto_emergency, created_at=now, updated_at=now))
+        session.flush()
+
+
+def _set(session: Session, case_id: str, *conditions: object, **values: object) -> bool:
+    statement = update(OncallCase).where(OncallCase.case_id == case_id, *conditions).values(**values)  # type: ignore[arg-type]
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+def _acknowledge(session: Session, case: Case, user: Principal, now: datetime) -> bool:
+    """Stop paging and record who took it. True only for the first acknowledgement (a race has one winner)."""
+    _ensure_state(session, case, now)
+    first = _set(
+        session,
+        case.id,
+        OncallCase.acknowledged_at.is_(None),
+        acknowledged_at=now,
+        acknowledged_by=user.username,
+        ack_due_at=None,
+        updated_at=now,
+    )
+    if first:
+        outbox.cancel_pending(session, case.id)
+    if case.status == CaseStatus.ESCALATED.value:
+        case.status = CaseStatus.ACKNOWLEDGED.value
+    return first
+
+
+def acknowledge(session: Session, case: Case, user: Principal, now: datetime) -> bool:
+    if case.status == CaseStatus.RESOLVED.value:
+        raise Conflict("The case is resolved; there is nothing to acknowledge.", code="case_resolved")
+    first = _acknowledge(session, case, user, now)
+    case.updated_at = now
+    session.commit()
+    return first
+
+
+def staff_reply(session: Session, case: Case, user: Principal, text: str, now: datetime) -> bool:
+    """Add a person's reply to the thread (the customer sees it). A reply acknowledges an unacknowledged case."""
+    case.messages.append(CaseMessage(author=Author.STAFF.value, text=text, citations=[], created_at=now))
+    acknowledged = case.status in WITH_PEOPLE and _acknowledge(session, case, user, now)
+    case.updated_at = now
+    session.commit()
+    return acknowledged
+
+
+def set_status(session: Session, case: Case, status: str, user: Principal, now: datetime) -> str:
+    """Returns the previous status."""
+    previous = case.status
+    if status == CaseStatus.RESOLVED.value:
+        _ensure_state(session, case, now)
+        _set(session, case.id, closed_at=now, ack_due_at=None, updated_at=now)
+        outbox.cancel_pending(session, case.id)
+    else:
+        # Acknowledged or in progress: a person has it, so paging stops either way.
+        _acknowledge(session, case, user, now)
+    case.status = status
+    case.updated_at = now
+    session.commit()
+    return previous
+
+
+def hand_back(session: Session, case: Case, user: Principal, now: datetime) -> None:
+    """Return the case to the AI agents: they answer the customer's next message with the whole thread."""
+    if case.status not in WITH_PEOPLE:
+        raise Conflict("Only a case that is with people can be handed back.", code="case_not_escalated")
+    _ensure_state(session, case, now)
+    _set(session, case.id, handed_back_at=now, handed_back_by=user.username, ack_due_at=None, updated_at=now)
+    outbox.cancel_pending(session, case.id)
+    case.status = CaseStatus.OPEN.value
+    case.updated_at = now
+    session.commit()
+
+
+def customer_follow_up(session: Session, case: Case, text: str, crew: SupportCrew | None, now: datetime) -> bool:
+    """Store the customer's message; unless people have the case, the crew answers it with the thread as
+    history. `crew` may be None when people have it (it is not needed then). True when the crew answered."""
+    history = [ThreadMessage(author=m.author, text=m.text) for m in case.messages]
+    case.messages.append(CaseMessage(author=Author.CUSTOMER.value, text=text, citations=[], created_at=now))
+    case.updated_at = now
+    session.commit()  # stored before the crew runs, like every request
+    if case.status in WITH_PEOPLE or crew is None:
+        return False
+    try:
+        result = crew.handle(text, route=Route.AUTO, history=history, context=case.context)
+    except Exception as exc:
+        raise CrewFailed(case_id=case.id) from exc
+    # Crew output is untrusted (a model can echo markup), as in the support flow.
+    reply = clean_text(result.reply).text
+    citations = [
+        {"article_id": clean_text(c.article_id).text, "title": clean_text(c.title).text} for c in result.citations
+    ]
+    case.messages.append(CaseMessage(author=Author.AGENT.value, text=reply, citations=citations))
+    case.status = CaseStatus.ANSWERED.value
+    case.degraded = result.degraded
+    session.commit()
+    return True
+
+
+def needs_crew(case: Case) -> bool:
+    return case.status not in WITH_PEOPLE
+
+
+# --- read models ---------------------------------------------------------------------------------------------
+
+
+def _queue_order() -> Sequence[object]:
+    emergency_first = sql_case((Case.emergency.is_(True), 0), else_=1)
+    ranks = {priority.value: rank for priority, rank in PRIORITY_RANK.items()}
+    priority = sql_case(ranks, value=Case.priority, else_=len(PRIORITY_RANK))
+    return (emergency_first, priority, Case.created_at, Case.id)
+
+
+def queue(session: Session, *, now: datetime, limit: int, offset: int) -> tuple[list[QueueItem], int]:
+    """Open escalations: emergencies first, then by priority, oldest first."""
+    where = Case.status.in_(WITH_PEOPLE)
+    total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
+    rows = session.execute(
+        select(Case, OncallCase)
+        .outerjoin(OncallCase, OncallCase.case_id == Case.id)
+        .where(where)
+        .order_by(*_queue_order())  # type: ignore[arg-type]
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    counts = _page_counts(session, [case.id for case, _ in rows])
+    return [_queue_item(case, state, counts.get(case.id, {}), now) for case, state in rows], total
+
+
+def _page_counts(session: Session, case_ids: list[str]) -> dict[str, dict[str, int]]:
+    if not case_ids:
+        return {}
+    query = (
+        select(Page.case_id, Page.status, func.count())
+        .where(Page.case_id.in_(case_ids))
+        .group_by(Page.case_id, Page.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for case_id, status, count in session.execute(query):
+        counts.setdefault(case_id, {})[status] = count
+    return counts
+
+
+def _queue_item(case: Case, state: OncallCase | None, pages: dict[str, int], now: datetime) -> QueueItem:
+    due = case.created_at + response_time(case.priority)
+    acknowledged = state is not None and state.acknowledged_at is not None
+    to_breach = (due - now).total_seconds()
+    return QueueItem(
+        case_id=case.id,
+        status=case.status,
+        priority=case.priority,
+        category=case.category,
+        customer_id=case.customer_id,
+        emergency=case.emergency,
+        auto_emergency=case.auto_emergency,
+        summary=(
+            f"priority {case.priority or 'unset'}, category {case.category or 'not yet classified'}, "
+            f"route {case.route or case.requested_route}"
+        ),
+        created_at=case.created_at,
+        age_seconds=round((now - case.created_at).total_seconds(), 3),
+        first_response_due_at=due,
+        time_to_breach_seconds=None if acknowledged else round(to_breach, 3),
+        breached=not acknowledged and to_breach < 0,
+        acknowledged_by=state.acknowledged_by if state else None,
+        acknowledged_at=state.acknowledged_at if state else None,
+        repages=state.repages if state else 0,
+        pages_delivered=pages.get(PageStatus.DELIVERED.value, 0),
+        pages_pending=pages.get(PageStatus.PENDING.value, 0),
+    )
+
+
+def pages(
+    session: Session, *, case_id: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[PageOut], int, dict[str, int]]:
+    """The outbox, newest first: what was paged, what is still waiting, and why the last attempt failed."""
+    where: list[ColumnElement[bool]] = []
+    if case_id is not None:
+        where.append(Page.case_id == case_id)
+    if status is not None:
+        where.append(Page.status == status)
+    total = session.scalar(select(func.count()).select_from(Page).where(*where)) or 0
+    rows = session.scalars(
+        select(Page).where(*where).order_by(Page.created_at.desc(), Page.id).limit(limit).offset(offset)
+    )
+    counts = {s: n for s, n in session.execute(select(Page.status, func.count()).group_by(Page.status))}
+    items = [PageOut.model_validate(row, from_attributes=True) for row in rows]
+    return items, total, counts

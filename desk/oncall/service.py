@@ -1,0 +1,44 @@
+"""`OncallService`: the pager and the delivery worker of one app, built by `create_app` and started and
+stopped by its lifespan (the worker thread never outlives the app)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from desk.audit import AuditLog
+from desk.oncall.delivery import WebhookSender
+from desk.oncall.pager import OutboxPager
+from desk.oncall.worker import DeliveryWorker
+from desk.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class OncallService:
+    def __init__(
+        self, settings: Settings, session_factory: sessionmaker[Session], audit: AuditLog, *, reconcile: bool = True
+    ) -> None:
+        """`reconcile=False` when another hook pages emergencies (the sweep would page them a second time)."""
+        self.settings = settings
+        self.worker = DeliveryWorker(
+            settings=settings,
+            session_factory=session_factory,
+            audit=audit,
+            sender_factory=self._sender,
+            reconcile=reconcile,
+        )
+        self.pager = OutboxPager(session_factory, audit, self.worker.wake)
+
+    def _sender(self) -> WebhookSender:
+        secret = self.settings.oncall_webhook_secret.get_secret_value()
+        if self.settings.oncall_webhook_url and not secret:
+            logger.warning("ONCALL_WEBHOOK_SECRET is empty: pages are sent unsigned (allowed only in development)")
+        return WebhookSender(secret, self.settings.oncall_delivery_timeout_seconds)
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()

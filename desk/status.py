@@ -1,0 +1,63 @@
+"""Numbers for `/support/status`, computed from the cases and audit tables."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.schemas import AgentStats, StatusOut
+from desk.models import AuditEvent, Case, utcnow
+
+# p95 over the most recent answers of each agent: recent behaviour matters, and it bounds the query.
+P95_WINDOW = 1000
+AUTH_FAILURE_EVENTS = ("login_failed", "login_rate_limited", "token_rejected")
+
+
+def _p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 2)
+
+
+def desk_status(session: Session) -> StatusOut:
+    agents: list[AgentStats] = []
+    per_route = session.execute(
+        select(Case.route, func.count(), func.avg(Case.crew_latency_ms), func.max(Case.updated_at))
+        .where(Case.route.is_not(None))
+        .group_by(Case.route)
+    ).all()
+    for route, count, average, last in per_route:
+        recent = session.scalars(
+            select(Case.crew_latency_ms)
+            .where(Case.route == route, Case.crew_latency_ms.is_not(None))
+            .order_by(Case.updated_at.desc())
+            .limit(P95_WINDOW)
+        ).all()
+        agents.append(
+            AgentStats(
+                agent_type=route,
+                interactions=count,
+                average_latency_ms=round(average, 2) if average is not None else None,
+                p95_latency_ms=_p95([v for v in recent if v is not None]),
+                last_active=last,
+            )
+        )
+    by_status = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).tuples().all())
+    since = utcnow() - timedelta(hours=1)
+
+    def events(*names: str) -> int:
+        query = select(func.count()).where(AuditEvent.event.in_(names), AuditEvent.ts >= since)
+        return session.scalar(query) or 0
+
+    return StatusOut(
+        agents=agents,
+        routing_counts={a.agent_type: a.interactions for a in agents},
+        degraded_count=session.scalar(select(func.count()).where(Case.degraded.is_(True))) or 0,
+        cases_by_status=by_status,
+        rate_limit_rejections_last_hour=events("rate_limited"),
+        auth_failures_last_hour=events(*AUTH_FAILURE_EVENTS),
+    )
