@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from desk.settings import Settings
+from web_interface.settings import WebSettings
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -426,7 +426,7 @@ class SupportApiClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SupportApiClient:
+    def from_settings(cls, settings: WebSettings) -> SupportApiClient:
         return cls(settings.api_base_url, settings.api_timeout_seconds)
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from desk.settings import get_settings
+from web_interface.settings import get_settings
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from desk.settings import Settings, get_settings
 from web_interface.api_client import ApiError, AuthError, AuthSession, SupportApi, SupportApiClient
+from web_interface.settings import WebSettings, get_settings
 
 DEFAULTS: dict[str, Any] = {
     "auth": None,  # AuthSession of the person signed in
@@ -37,7 +37,7 @@ def init_state() -> None:
             st.session_state[key] = value
 
 
-def settings() -> Settings:
+def settings() -> WebSettings:
     return get_settings()
 
 

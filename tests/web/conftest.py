@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from desk.settings import Settings
 from tests.web.fakes import FakeSupportApi
 from web_interface import session
+from web_interface.settings import WebSettings
 
 WEB = Path(__file__).resolve().parents[2] / "web_interface"
 
@@ -24,8 +24,8 @@ def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSupportApi]:
 
 
 @pytest.fixture
-def web_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+def web_settings(monkeypatch: pytest.MonkeyPatch) -> WebSettings:
     """The app's settings for a test; change fields on the returned object to configure the pages."""
-    config = Settings(_env_file=None, app_env="development", max_message_length=500)  # type: ignore[call-arg]
+    config = WebSettings(_env_file=None, max_message_length=500)  # type: ignore[call-arg]
     monkeypatch.setattr(session, "settings", lambda: config)
     return config

@@ -6,7 +6,6 @@ import pytest
 from pydantic import SecretStr
 from streamlit.testing.v1 import AppTest
 
-from desk.settings import Settings
 from tests.web.conftest import WEB
 from tests.web.fakes import FakeSupportApi, answer, auth_session, case
 from web_interface.api_client import (
@@ -18,6 +17,7 @@ from web_interface.api_client import (
     ServiceUnavailableError,
     SupportRoute,
 )
+from web_interface.settings import WebSettings
 
 pytestmark = pytest.mark.usefixtures("web_settings")
 
@@ -48,7 +48,7 @@ def errors(at: AppTest) -> list[str]:
 # --- Ask for help ----------------------------------------------------------------------------------------
 
 
-def test_customer_form_has_the_fields_of_the_design(fake_api: FakeSupportApi, web_settings: Settings) -> None:
+def test_customer_form_has_the_fields_of_the_design(fake_api: FakeSupportApi, web_settings: WebSettings) -> None:
     at = page("ask")
     assert not at.exception
     assert [t.label for t in at.text_input] == []  # a signed-in customer writes as itself
@@ -177,7 +177,7 @@ def test_guests_need_the_web_account(fake_api: FakeSupportApi) -> None:
     assert not at.text_area
 
 
-def test_guest_acts_for_the_customer_id_entered(fake_api: FakeSupportApi, web_settings: Settings) -> None:
+def test_guest_acts_for_the_customer_id_entered(fake_api: FakeSupportApi, web_settings: WebSettings) -> None:
     web_settings.web_client_username = "web"
     web_settings.web_client_password = SecretStr("web-password")
     at = page("ask", role=None)
