@@ -1,28 +1,48 @@
 """Input and output sanitisation: every piece of free text the desk stores or returns passes through here.
 
-The desk handles plain text, never HTML. So markup is removed (bleach with no allowed tags), entities are
-decoded back to the characters they stand for, and the two steps repeat until nothing changes, so an
-entity-encoded tag (`&lt;script&gt;`) cannot survive as a tag after decoding. A lone `<` stays (people
-write "a < b") unless a letter follows it, where a space is inserted so no later HTML parser sees a tag.
+The desk handles plain text, never HTML. One pass of `clean_text`:
+
+1. decodes entities until none is left (`&lt;`, `&#xFF1C;`, `&amp;lt;`), drops control and invisible
+   characters, then NFKC-normalises, so every character that could become markup is already the character
+   it stands for (the full-width and small-form less-than signs U+FF1C and U+FE64 are `<` from here on);
+2. strips markup with bleach (no tags allowed); the contents of script, style and the other elements a
+   browser never shows as text (iframe, noscript, template, ...) are dropped with them, not kept as text;
+3. puts a space after any `<` still followed by a letter, `!`, `/` or `?` (people write "a < b"), so no
+   later HTML parser sees a tag, and trims.
+
+Passes repeat until one changes nothing (at most `_MAX_PASSES`), so the result is a fixed point:
+`clean_text(clean_text(x).text).text == clean_text(x).text`, and no order of encodings or normalisation
+can turn what is stored into markup afterwards. Should the passes not settle (nothing known does), every
+`<`, `>` and `&` is replaced by a space, which is stable by construction.
+
+Markdown is not markup here: customers may type `**` or `[x](y)`. Whoever displays the text must show it
+as text (the web interface uses `st.text`, never Markdown or HTML).
 
 Cost: this runs on every message and on every reply and citation the crew returns. Text without `<` and `&`
 holds no markup and no entity, so bleach's html5lib parse (~0.2 ms for a sentence, ~1 ms for a long reply)
 is skipped for it: bleach would only escape `>`, which unescaping turns back, so the result is the same
-(tests/security/test_sanitize.py checks both against the full path). Control characters are removed with
-one regular expression over the same categories (checked against `unicodedata` for every code point).
+(tests/security/test_sanitize.py checks both against the full path). Such text settles in one or two cheap passes.
+Control characters are removed with one regular expression over the same categories (checked against
+`unicodedata` for every code point).
+
+`clean_context` checks a JSON context object before cleaning its strings: nesting depth (iteratively, so a
+deep object cannot exhaust the stack), size, and that it holds nothing JSON cannot carry (lone surrogates,
+NaN or infinite numbers).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import bleach
+from bleach.html5lib_shim import Filter
+from bleach.sanitizer import Cleaner
 
 # Customer ids come from other systems: letters, digits and a few separators, no spaces, bounded length.
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -31,7 +51,7 @@ _CUSTOMER_ID_RE = re.compile(CUSTOMER_ID_PATTERN)
 # emoji sequences need (ZWJ U+200D) stay.
 _INVISIBLE = frozenset("\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 _TAG_START = re.compile(r"<(?=[A-Za-z!/?])")
-_MAX_MARKUP_PASSES = 8
+_MAX_PASSES = 8
 # Unicode categories Cc (C0 and C1 controls, except newline and tab), Cs (surrogates), Co (private use:
 # the BMP block and planes 15-16 up to U+xFFFD; U+xFFFE/U+xFFFF are unassigned, Cn, and stay), plus _INVISIBLE.
 _DROPPED = re.compile(
@@ -39,7 +59,11 @@ _DROPPED = re.compile(
     + "".join(sorted(_INVISIBLE))
     + "]"
 )
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MARKUP_CHARS = ("<", "&")
+# Elements whose content a browser never shows as text: dropped with everything in them.
+HIDDEN_ELEMENTS = frozenset({"script", "style", "iframe", "noembed", "noframes", "noscript", "template"})
+_LAST_RESORT = str.maketrans({"<": " ", ">": " ", "&": " "})
 
 
 @dataclass(frozen=True)
@@ -49,7 +73,30 @@ class Cleaned:
 
 
 class ContextRejected(ValueError):
-    """The context object is too large or too deep."""
+    """The context object is too large, too deep, or holds what JSON cannot carry."""
+
+
+class _DropHiddenElements(Filter):  # type: ignore[misc]
+    """html5lib filter: drop the elements of HIDDEN_ELEMENTS together with their content.
+
+    The cleaner lets exactly these tags through bleach's parser (so their content is parsed as the raw text
+    a browser would see, not as markup) and this filter then removes them whole.
+    """
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        depth = 0
+        for token in super().__iter__():
+            if token["type"] in ("StartTag", "EmptyTag", "EndTag") and token["name"] in HIDDEN_ELEMENTS:
+                if token["type"] == "StartTag":
+                    depth += 1
+                elif token["type"] == "EndTag":
+                    depth = max(0, depth - 1)
+                continue
+            if depth == 0:
+                yield token
+
+
+_CLEANER = Cleaner(tags=HIDDEN_ELEMENTS, attributes={}, strip=True, strip_comments=True, filters=[_DropHiddenElements])
 
 
 def is_dropped(ch: str) -> bool:
@@ -66,26 +113,47 @@ def _has_markup_chars(text: str) -> bool:
     return any(ch in text for ch in _MARKUP_CHARS)
 
 
-def _strip_markup(text: str) -> str:
-    if not _has_markup_chars(text):
-        # No tag can start and no entity can be decoded: bleach + unescape would give the text back unchanged.
-        return text
-    for _ in range(_MAX_MARKUP_PASSES):
-        stripped = html.unescape(bleach.clean(text, tags=set(), attributes={}, strip=True, strip_comments=True))
-        if stripped == text:
+def strip_markup(text: str) -> str:
+    """Remove tags, comments and hidden elements with their content; return plain text (entities decoded)."""
+    return html.unescape(_CLEANER.clean(text))
+
+
+def _decode_entities(text: str) -> str:
+    """Decode until no entity is left (`&amp;lt;` -> `<`); each round shortens the text, so it ends."""
+    while "&" in text:
+        decoded = html.unescape(text)
+        if decoded == text:
             break
-        text = stripped
-    return _TAG_START.sub("< ", text)
+        text = decoded
+    return text
+
+
+def _one_pass(text: str) -> str:
+    # Decode and normalise first: what the characters are is settled before anything looks for markup, and
+    # with no entity left, unescaping bleach's output undoes exactly bleach's own escaping.
+    # Dropping comes before NFKC (never the reverse): removing a character between a letter and a combining
+    # mark can make text composable again, and NFKC never produces a dropped character (tested).
+    text = unicodedata.normalize("NFKC", _drop_controls(_decode_entities(text)))
+    if _has_markup_chars(text):
+        # No `<` and no `&`: no tag can start and no entity can be decoded, so bleach would change nothing.
+        text = _TAG_START.sub("< ", strip_markup(text))
+    return text.strip()
 
 
 def clean_text(raw: str) -> Cleaned:
-    """NFKC-normalise, drop control characters, strip markup, trim. `changed` ignores outer whitespace."""
-    text = unicodedata.normalize("NFKC", raw)
-    text = _drop_controls(text)
-    text = _strip_markup(text)
-    # Markup removal can expose characters that NFKC would fold (e.g. from decoded entities), and so can
-    # dropping a character between a letter and a combining mark. Cheap on normalised text (a quick check).
-    text = _drop_controls(unicodedata.normalize("NFKC", text)).strip()
+    """Plain text: entities decoded, NFKC, no control characters, no markup, trimmed; a fixed point.
+
+    `changed` ignores outer whitespace.
+    """
+    text = raw
+    for _ in range(_MAX_PASSES):
+        cleaned = _one_pass(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    else:
+        # Not settled: give up on keeping `<`, `>` and `&`. Spaces never compose under NFKC, so this is stable.
+        text = unicodedata.normalize("NFKC", _drop_controls(_decode_entities(text))).translate(_LAST_RESORT).strip()
     return Cleaned(text=text, changed=text != raw.strip())
 
 
@@ -93,12 +161,24 @@ def is_valid_customer_id(value: str) -> bool:
     return bool(_CUSTOMER_ID_RE.fullmatch(value))
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, Mapping):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def _check_json_value(value: Any, *, max_depth: int) -> None:
+    """Depth (containers nested deeper than `max_depth` count as too deep), lone surrogates and non-finite
+    numbers. Iterative: a context nested thousands deep must be refused, not overflow the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list):
+            if depth > max_depth:
+                raise ContextRejected("context is nested too deeply")
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+            if isinstance(item, Mapping):
+                stack.extend((key, depth) for key in item)
+        elif isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise ContextRejected("context holds a lone surrogate, which is not text")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ContextRejected("context holds NaN or an infinite number, which JSON cannot carry")
 
 
 def _clean_value(value: Any) -> tuple[Any, bool]:
@@ -121,10 +201,12 @@ def _clean_value(value: Any) -> tuple[Any, bool]:
 
 
 def clean_context(context: Mapping[str, Any], *, max_bytes: int, max_depth: int) -> tuple[dict[str, Any], bool]:
-    """Check size and nesting of a JSON context object and clean every string (keys included) in it."""
-    if _depth(context) > max_depth:
-        raise ContextRejected("context is nested too deeply")
-    if len(json.dumps(context, ensure_ascii=False).encode()) > max_bytes:
+    """Check shape, content and size of a JSON context object and clean every string (keys included) in it.
+
+    Raises ContextRejected for anything too deep or too large, a lone surrogate, NaN or infinity.
+    """
+    _check_json_value(context, max_depth=max_depth)
+    if len(json.dumps(context, ensure_ascii=False, allow_nan=False).encode()) > max_bytes:
         raise ContextRejected("context is too large")
     cleaned, changed = _clean_value(context)
     return dict(cleaned), changed
