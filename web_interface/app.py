@@ -13,6 +13,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from web_interface import session
 from web_interface.api_client import ApiError, AuthSession, Role
+from web_interface.components import md_escape
 
 # Not "pages/": Streamlit would treat that folder as an old-style multipage app beside st.navigation.
 PAGES = Path(__file__).parent / "app_pages"
@@ -23,7 +24,7 @@ def _sidebar(auth: AuthSession | None) -> None:
     with st.sidebar:
         if auth is not None:
             who = f"customer {auth.customer_id}" if auth.role is Role.CUSTOMER and auth.customer_id else auth.role.value
-            st.success(f"Signed in as **{auth.username}** ({who})", icon=":material/person:")
+            st.success(f"Signed in as **{md_escape(auth.username)}** ({md_escape(who)})", icon=":material/person:")
             st.button("Sign out", on_click=session.sign_out, key="sign_out")
             return
         with st.form("sign_in", clear_on_submit=False, border=False):

@@ -1,7 +1,14 @@
-"""Pieces of page that more than one page draws: the answer card, a case thread, labels and ages."""
+"""Pieces of page that more than one page draws: the answer card, a case thread, labels and ages.
+
+What customers, staff and the agents wrote (messages, replies, excerpts) is shown with `st.text`: never as
+Markdown or HTML, so `[x](javascript:...)`, `![i](http://tracker/...)` or `**bold**` appear as typed and no
+link or image is ever made of them. Values put into Markdown we draw ourselves (names, IDs, titles) go
+through `md_escape`.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -23,6 +30,18 @@ EMERGENCY_BADGES = {"customer": "Emergency (flagged by customer)", "detected": "
 EMERGENCY_COLUMN = {"customer": "By customer", "detected": "Detected"}
 # Thread authors -> the avatar Streamlit's chat messages understand ("user"/"assistant") or an icon.
 AUTHOR_AVATARS = {"customer": "user", "agent": "assistant", "ai": "assistant", "staff": ":material/support_agent:"}
+# ASCII punctuation that starts Markdown or a Streamlit directive (`:red[...]`, `:material/x:`, `$math$`)
+# anywhere in a line; CommonMark lets a backslash escape any of them.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~:$&])")
+_MD_LINE_START = re.compile(r"^(\s*)([-=]|\d+\.)", re.MULTILINE)
+SAFE_LINK_SCHEMES = ("https://", "http://")
+
+
+def md_escape(value: str) -> str:
+    """`value` as literal text inside Markdown: no emphasis, link, image, HTML, directive or list."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", value)
+    # `-`, `=` and `1.` only mean something at the start of a line (list, heading underline, ordered list).
+    return _MD_LINE_START.sub(lambda m: f"{m.group(1)}{m.group(2)[:-1]}\\{m.group(2)[-1]}", escaped)
 
 
 def label(value: str | None) -> str:
@@ -35,7 +54,7 @@ def priority_label(priority: str | None) -> str:
 
 def priority_badge(priority: str | None) -> str:
     """Markdown for a coloured priority badge."""
-    return f":{PRIORITY_COLOURS.get(priority or '', 'gray')}-badge[{label(priority)}]"
+    return f":{PRIORITY_COLOURS.get(priority or '', 'gray')}-badge[{md_escape(label(priority))}]"
 
 
 def age(seconds: float | None = None, since: datetime | None = None) -> str:
@@ -73,23 +92,24 @@ def answer_card(answer: SupportAnswer) -> None:
         agent = AGENT_LABELS.get(answer.agent_type, label(answer.agent_type))
         meta, case = st.columns(2, vertical_alignment="center")
         meta.markdown(
-            f"**Answered by** {agent}  \n**Priority** {priority_badge(answer.priority)} "
-            f"&nbsp;·&nbsp; **Status** {label(answer.status)}"
+            f"**Answered by** {md_escape(agent)}  \n**Priority** {priority_badge(answer.priority)} "
+            f"&nbsp;·&nbsp; **Status** {md_escape(label(answer.status))}"
         )
         with case:
             st.caption("Case ID (point at it to copy)")
             st.code(answer.case_id, language=None)
-        st.markdown(answer.response)
+        # The agents' reply can quote the customer (or a prompt-injected link): text, never Markdown.
+        st.text(answer.response, width="stretch")
         if answer.citations:
             st.caption("Help articles used for this answer")
             for citation in answer.citations:
-                with st.expander(citation.title, icon=":material/article:"):
+                with st.expander(md_escape(citation.title), icon=":material/article:"):
                     if citation.excerpt:
-                        st.write(citation.excerpt)
-                    if citation.url:
-                        st.markdown(f"[Open the article]({citation.url})")
+                        st.text(citation.excerpt, width="stretch")
+                    if citation.url and citation.url.lower().startswith(SAFE_LINK_SCHEMES):
+                        st.link_button("Open the article", citation.url)
                     if citation.article_id:
-                        st.caption(f"Article {citation.article_id}")
+                        st.caption(f"Article {md_escape(citation.article_id)}")
 
 
 def emergency_source(emergency: bool, auto_emergency: bool) -> str | None:
@@ -105,10 +125,11 @@ def emergency_source(emergency: bool, auto_emergency: bool) -> str | None:
 def case_header(case: CaseDetail) -> None:
     source = emergency_source(case.emergency, case.auto_emergency)
     emergency = f" :red-badge[:material/emergency: {EMERGENCY_BADGES[source]}]" if source else ""
-    st.markdown(f"**Case `{case.case_id}`** · {label(case.status)} · {priority_badge(case.priority)}{emergency}")
+    case_id = case.case_id.replace("`", "")  # inside a code span nothing else needs escaping
+    st.markdown(f"**Case `{case_id}`** · {md_escape(label(case.status))} · {priority_badge(case.priority)}{emergency}")
     details = [
-        f"customer {case.customer_id}" if case.customer_id else "",
-        label(case.category) if case.category else "",
+        f"customer {md_escape(case.customer_id)}" if case.customer_id else "",
+        md_escape(label(case.category)) if case.category else "",
     ]
     if case.created_at:
         details.append(f"opened {age(since=case.created_at)} ago")
@@ -123,5 +144,5 @@ def case_thread(case: CaseDetail) -> None:
         with st.chat_message(author, avatar=AUTHOR_AVATARS.get(author, ":material/person:")):
             who = message.author_name or label(author)
             when = f" · {message.created_at:%Y-%m-%d %H:%M}" if message.created_at else ""
-            st.caption(f"{who}{when}")
-            st.markdown(message.text)
+            st.caption(f"{md_escape(who)}{when}")
+            st.text(message.text, width="stretch")

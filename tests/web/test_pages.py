@@ -33,7 +33,7 @@ def texts(at: AppTest) -> str:
     """Everything a person can read on the page, in one string."""
     parts = [
         el.value
-        for kind in ("markdown", "caption", "info", "warning", "error", "success", "code")
+        for kind in ("markdown", "text", "caption", "info", "warning", "error", "success", "code")
         for el in getattr(at, kind)
     ]
     parts += [m.label for m in at.metric] + [str(m.value) for m in at.metric]

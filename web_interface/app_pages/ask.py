@@ -68,7 +68,7 @@ if auth is None and not session.guest_mode_available():
 # Streamlit drops the value of a widget that is drawn disabled for a run.
 own_customer_id = auth.customer_id if auth is not None and auth.role is Role.CUSTOMER else None
 if own_customer_id:
-    st.caption(f"You are writing as customer **{own_customer_id}**.")
+    st.caption(f"You are writing as customer **{components.md_escape(own_customer_id)}**.")
 else:
     st.text_input(
         "Customer ID",
