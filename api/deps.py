@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.context import RequestContext
-from crew.models import SupportCrew
+from desk import intake
 from desk.accounts import Principal, active_principal
 from desk.audit import AuditLog
 from desk.crew_holder import CrewHolder
 from desk.errors import AuthenticationFailed, PermissionDenied
-from desk.escalation import EscalationHook
 from desk.models import Role
 from desk.principals import PrincipalCache
 from desk.ratelimit import RateLimits
@@ -47,16 +46,6 @@ async def get_limits(request: Request) -> RateLimits:
     return limits
 
 
-async def get_escalation_hook(request: Request) -> EscalationHook:
-    hook: EscalationHook = request.app.state.escalation_hook
-    return hook
-
-
-async def get_crew(request: Request) -> SupportCrew:
-    holder: CrewHolder = request.app.state.crew_holder
-    return holder.get()
-
-
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Creating a Session does no I/O (it connects on first use), so it is made on the event loop; closing
     # one that still holds a connection rolls back (I/O), so only that case goes to a worker thread.
@@ -70,17 +59,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             session.close()
 
 
-async def get_principals(request: Request) -> PrincipalCache:
-    cache: PrincipalCache = request.app.state.principals
-    return cache
+async def get_intake(request: Request) -> intake.Intake:
+    # One dependency reading app.state, rather than one FastAPI dependency per object: each costs a
+    # resolution step on every request. No Session either: the case is written on the engine's connections
+    # (desk/cases.py). A crew still loading answers 503 here.
+    state = request.app.state
+    holder: CrewHolder = state.crew_holder
+    return intake.Intake(state.engine, state.settings, holder.get(), state.limits, state.audit, state.escalation_hook)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 LimitsDep = Annotated[RateLimits, Depends(get_limits)]
-EscalationDep = Annotated[EscalationHook, Depends(get_escalation_hook)]
-CrewDep = Annotated[SupportCrew, Depends(get_crew)]
 SessionDep = Annotated[Session, Depends(get_session)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
@@ -127,6 +118,7 @@ def _lookup(session_factory: sessionmaker[Session], username: str) -> Principal 
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
+IntakeDep = Annotated[intake.Intake, Depends(get_intake)]
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:

@@ -14,11 +14,22 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from slowapi.errors import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from desk.errors import AppError, AuthenticationFailed, DatabaseBusy, RateLimited
+from desk.errors import (
+    AppError,
+    AuthenticationFailed,
+    Conflict,
+    CrewFailed,
+    DatabaseBusy,
+    InputRejected,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    ServiceUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +42,23 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
     413: ("payload_too_large", "The request body is larger than this service accepts."),
     415: ("unsupported_media_type", "This content type is not accepted."),
 }
+# Most specific class first: the first match wins.
+STATUS_OF: tuple[tuple[type[AppError], int], ...] = (
+    (PayloadTooLarge, 413),
+    (InputRejected, 422),
+    (AuthenticationFailed, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (RateLimited, 429),
+    (CrewFailed, 502),
+    (ServiceUnavailable, 503),
+)
 INTERNAL = ("internal_error", "The request could not be completed. It has been logged.")
+
+
+def status_of(exc: AppError) -> int:
+    return next((status for cls, status in STATUS_OF if isinstance(exc, cls)), 500)
 
 
 def request_id_of(request: Request) -> str:
@@ -61,6 +88,17 @@ def internal_error_response(request_id: str) -> JSONResponse:
     return error_response(500, *INTERNAL, request_id)
 
 
+def _note_in_context(request: Request, exc: AppError) -> None:
+    """The use cases name the customer and case an error concerns; the access audit line records them."""
+    ctx = getattr(request.state, "ctx", None)
+    if ctx is None:
+        return
+    if "customer_id" in exc.details and ctx.customer_id is None:
+        ctx.customer_id = str(exc.details["customer_id"])
+    if "case_id" in exc.details:
+        ctx.case_id = str(exc.details["case_id"])
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers: dict[str, str] = {}
@@ -68,11 +106,10 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if "case_id" in exc.details:
         headers["X-Case-ID"] = str(exc.details["case_id"])
+    _note_in_context(request, exc)
     field = exc.details.get("field")
     errors = [{"field": str(field), "message": exc.message}] if field else None
-    return error_response(
-        exc.status_code, exc.code, exc.message, request_id_of(request), errors=errors, headers=headers
-    )
+    return error_response(status_of(exc), exc.code, exc.message, request_id_of(request), errors=errors, headers=headers)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -104,18 +141,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, detail, request_id_of(request))
 
 
-async def _slowapi_limit(request: Request, exc: Exception) -> JSONResponse:
-    # Only reached if a slowapi decorator is ever used; the desk's own limits raise RateLimited.
-    return error_response(
-        429, RateLimited.code, RateLimited.message, request_id_of(request), headers={"Retry-After": "60"}
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RateLimitExceeded, _slowapi_limit)
     # Unexpected exceptions are caught by RequestContextMiddleware, which calls internal_error_response,
     # because Starlette's own catch-all re-raises after answering.

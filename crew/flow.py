@@ -24,6 +24,7 @@ from crewai.flow.flow import Flow, FlowState, listen, or_, router, start
 from pydantic import Field, PrivateAttr
 
 from crew.crews import SPECIALIST_ROUTES, CrewParts, run_classifier, run_complex, run_specialist
+from crew.decision import decide
 from crew.models import Classification, Route
 from crew.tools import prefetch_articles
 
@@ -45,12 +46,8 @@ class SupportState(FlowState):
 
 
 def choose_route(classification: Classification, forced: Route, emergency: bool) -> Route:
-    """The route a request takes: emergency first, then a caller's forced route, then the classifier's."""
-    if emergency:
-        return Route.ESCALATION
-    if forced is not Route.AUTO:
-        return forced
-    return classification.route()
+    """The route a request takes, by the one rule of `crew.decision`."""
+    return decide(classification, forced=forced, flagged=emergency).route
 
 
 def complex_routes(classification: Classification) -> list[Route]:

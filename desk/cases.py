@@ -10,7 +10,8 @@ from typing import Any, cast
 from sqlalchemy import Engine, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from crew.models import Category, Priority, Route, SupportResult
+from crew.decision import decide
+from crew.models import Category, Priority, Route, SupportResult, ThreadMessage
 from desk.accounts import Principal
 from desk.errors import NotFound, PermissionDenied
 from desk.models import Author, Case, CaseMessage, CaseStatus, Role, utcnow
@@ -19,6 +20,9 @@ from desk.models import Author, Case, CaseMessage, CaseStatus, Role, utcnow
 def new_case_id() -> str:
     # Random, not sequential: ids reveal nothing about volume and cannot be enumerated.
     return uuid.uuid4().hex
+
+
+WITH_PEOPLE = (CaseStatus.ESCALATED, CaseStatus.ACKNOWLEDGED, CaseStatus.IN_PROGRESS)
 
 
 @dataclass
@@ -37,6 +41,47 @@ class OpenCase:
     confidence: float | None = None
     degraded: bool = False
     updated_at: datetime = field(default_factory=utcnow)
+    # A follow-up keeps the category, route and priority its case was given by the first answer.
+    follow_up: bool = False
+    context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CaseThread:
+    """A stored case as the intake needs it for a follow-up: its state and the thread so far."""
+
+    case: OpenCase
+    history: tuple[ThreadMessage, ...]
+
+    @property
+    def customer_id(self) -> str:
+        return self.case.customer_id
+
+    @property
+    def with_people(self) -> bool:
+        return self.case.status in WITH_PEOPLE
+
+
+def thread_of(case: Case) -> CaseThread:
+    state = OpenCase(
+        id=case.id,
+        customer_id=case.customer_id,
+        requested_route=Route(case.requested_route),
+        # Whether *this* message is an emergency is decided by the intake (`escalate`), not inherited: a
+        # case handed back to the crew is answered like any other until a message is an emergency again.
+        emergency=False,
+        sanitised=case.sanitised,
+        status=CaseStatus(case.status),
+        route=Route(case.route) if case.route else None,
+        category=Category(case.category) if case.category else None,
+        priority=Priority(case.priority) if case.priority else None,
+        confidence=case.confidence,
+        degraded=case.degraded,
+        updated_at=case.updated_at,
+        follow_up=True,
+        context=case.context,
+    )
+    return CaseThread(state, tuple(ThreadMessage(author=m.author, text=m.text) for m in case.messages))
 
 
 # The writes of a support request are Core statements on the tables with parameters passed apart, so
@@ -115,17 +160,20 @@ def record_answer(
     latency_ms: float,
 ) -> None:
     classification = result.classification
-    case.category = classification.category
-    case.confidence = classification.confidence
     case.degraded = result.degraded
     case.sanitised = case.sanitised or reply_sanitised
-    if case.emergency:
+    decision = decide(classification, forced=result.agent_type, flagged=case.emergency)
+    if decision.emergency:
         # An emergency stays escalated to a person whatever the crew answered.
-        case.route, case.priority, case.status = Route.ESCALATION, Priority.URGENT, CaseStatus.ESCALATED
+        case.route, case.priority, case.status = decision.route, Priority.URGENT, CaseStatus.ESCALATED
+    elif case.follow_up and case.route is not None:
+        case.status = CaseStatus.ANSWERED
     else:
-        case.route, case.priority, case.status = result.agent_type, classification.priority, CaseStatus.ANSWERED
+        case.route, case.priority, case.status = decision.route, classification.priority, CaseStatus.ANSWERED
+    if not case.follow_up or case.category is None:
+        case.category, case.confidence = classification.category, classification.confidence
     case.updated_at = utcnow()
-    assert case.route is not None and case.priority is not None
+    assert case.route is not None and case.priority is not None and case.category is not None
     with engine.begin() as conn:
         conn.execute(
             UPDATE_CASE,
@@ -143,6 +191,36 @@ def record_answer(
             },
         )
         conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.AGENT, reply, citations, case.updated_at))
+
+
+def add_customer_message(engine: Engine, thread: CaseThread, text: str, *, sanitised: bool) -> OpenCase:
+    """Store a follow-up before the crew runs, like a first message."""
+    case = thread.case
+    case.updated_at = utcnow()
+    case.sanitised = case.sanitised or sanitised
+    with engine.begin() as conn:
+        conn.execute(UPDATE_CASE, {"case_id": case.id, "sanitised": case.sanitised, "updated_at": case.updated_at})
+        conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.CUSTOMER, text, [], case.updated_at))
+    return case
+
+
+def escalate(engine: Engine, case: OpenCase, *, auto: bool) -> None:
+    """A follow-up that is itself an emergency: the case goes (back) to people, urgent."""
+    case.emergency, case.status, case.priority = True, CaseStatus.ESCALATED, Priority.URGENT
+    case.route, case.updated_at = Route.ESCALATION, utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            UPDATE_CASE,
+            {
+                "case_id": case.id,
+                "emergency": True,
+                "auto_emergency": auto,
+                "status": case.status.value,
+                "priority": case.priority.value,
+                "route": case.route.value,
+                "updated_at": case.updated_at,
+            },
+        )
 
 
 def record_failure(engine: Engine, case: OpenCase, *, error_code: str, latency_ms: float) -> None:

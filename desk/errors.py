@@ -1,19 +1,20 @@
 """The desk's exception hierarchy. Every failure a client can see is one of these.
 
-    AppError                      base: carries a machine `code`, a fixed human `message`, an HTTP status
-    ├── InputRejected             422  the request was well formed JSON but a field is unacceptable
-    │   └── PayloadTooLarge       413  the body is over the configured size
-    ├── AuthenticationFailed      401  missing, expired, tampered or unknown credentials
-    ├── PermissionDenied          403  authenticated, but the role may not do this
-    ├── NotFound                  404  no such resource *for this caller* (also hides other customers' cases)
-    ├── Conflict                  409  the resource is in a state that forbids the action
-    ├── RateLimited               429  over the per-customer or login limit; carries `retry_after`
-    ├── CrewFailed                502  the crew (or every model behind it) failed; the case is marked `failed`
-    └── ServiceUnavailable        503  a dependency (database, crew) is not ready
-        └── DatabaseBusy          503  the database did not answer in time; carries `retry_after`
+    AppError                 base: carries a machine `code` and a fixed human `message`
+    ├── InputRejected        a field is unacceptable
+    │   └── PayloadTooLarge  the body is over the configured size
+    ├── AuthenticationFailed missing, expired, tampered or unknown credentials
+    ├── PermissionDenied     authenticated, but the role may not do this
+    ├── NotFound             no such resource *for this caller* (also hides other customers' cases)
+    ├── Conflict             the resource is in a state that forbids the action
+    ├── RateLimited          over the per-customer or login limit; carries `retry_after`
+    ├── CrewFailed           the crew (or every model behind it) failed; the case is marked `failed`
+    └── ServiceUnavailable   a dependency (database, crew) is not ready
+        └── DatabaseBusy     the database did not answer in time; carries `retry_after`
 
-`api/errors.py` maps these to HTTP in one place. Messages are fixed strings chosen here, never the
-text of an underlying exception, so no internal detail reaches a client; raise them `from exc`.
+The desk knows nothing of HTTP: `api/errors.py` maps each class to a status code, in one place. Messages
+are fixed strings chosen here, never the text of an underlying exception, so no internal detail reaches a
+client; raise them `from exc`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 
 
 class AppError(Exception):
-    status_code = 500
     code = "internal_error"
     message = "The request could not be completed."
 
@@ -34,43 +34,36 @@ class AppError(Exception):
 
 
 class InputRejected(AppError):
-    status_code = 422
     code = "input_rejected"
     message = "The request contains a field that cannot be accepted."
 
 
 class PayloadTooLarge(InputRejected):
-    status_code = 413
     code = "payload_too_large"
     message = "The request body is larger than this service accepts."
 
 
 class AuthenticationFailed(AppError):
-    status_code = 401
     code = "not_authenticated"
     message = "Could not validate credentials."
 
 
 class PermissionDenied(AppError):
-    status_code = 403
     code = "forbidden"
     message = "You are not allowed to do this."
 
 
 class NotFound(AppError):
-    status_code = 404
     code = "not_found"
     message = "Not found."
 
 
 class Conflict(AppError):
-    status_code = 409
     code = "conflict"
     message = "The resource is not in a state that allows this."
 
 
 class RateLimited(AppError):
-    status_code = 429
     code = "rate_limited"
     message = "Too many requests. Retry after the time given in Retry-After."
 
@@ -80,13 +73,11 @@ class RateLimited(AppError):
 
 
 class CrewFailed(AppError):
-    status_code = 502
     code = "crew_failed"
     message = "The support agents could not answer this request. The case was saved; a person will follow up."
 
 
 class ServiceUnavailable(AppError):
-    status_code = 503
     code = "service_unavailable"
     message = "The service is temporarily unavailable. Please retry shortly."
 

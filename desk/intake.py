@@ -1,29 +1,73 @@
-"""One support request, end to end: who it acts for, sanitising, the rate limit, the case, the crew."""
+"""One intake for every customer message: the first message of a case and each follow-up on it.
+
+Both take the same steps, in this order:
+    who the message acts for -> sanitising -> the customer's rate limit -> the route and emergency decision
+    (`crew.decision.decide`, with the auto-emergency rule) -> the message stored before the crew runs ->
+    the page for an emergency -> the crew, with the thread so far -> the answer, or the failure, recorded
+    with the crew's latency.
+A follow-up on a case that people have (escalated, acknowledged, in progress) is stored and not answered by
+the crew. Use cases here return domain results; the API turns them into responses.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
-from api.context import RequestContext
-from api.schemas import CitationOut, SupportRequestIn, SupportResponse
-from crew.models import Category, Priority, Route, SupportCrew, SupportResult
+from crew.decision import Decision, decide
+from crew.models import Classification, Route, SupportCrew, SupportResult, ThreadMessage
 from desk import cases
 from desk.accounts import Principal
 from desk.audit import AuditLog
 from desk.errors import AppError, CrewFailed, InputRejected, PermissionDenied
 from desk.escalation import EscalationHook
 from desk.models import Role
-from desk.oncall.auto_emergency import detect_auto_emergency
 from desk.ratelimit import RateLimits
 from desk.settings import Settings
 from security.sanitize import ContextRejected, clean_context, clean_text
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The per-app collaborators every customer message needs (no globals)."""
+
+    engine: Engine
+    settings: Settings
+    crew: SupportCrew
+    limits: RateLimits
+    audit: AuditLog
+    hook: EscalationHook
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A first message: what the caller sent to /support/*."""
+
+    message: str
+    customer_id: str | None = None
+    context: dict[str, Any] | None = None
+    emergency: bool = False
+    route: Route = Route.AUTO
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the desk answered to one customer message. `reply` is None when people have the case."""
+
+    case: cases.OpenCase
+    reply: str | None
+    citations: list[dict[str, str]] = field(default_factory=list)
+    sanitised_fields: tuple[str, ...] = ()
+
+    @property
+    def answered_by_crew(self) -> bool:
+        return self.reply is not None
 
 
 @dataclass(frozen=True)
@@ -63,13 +107,13 @@ def clean_message(raw: str, settings: Settings) -> tuple[str, bool]:
     return cleaned.text, cleaned.changed
 
 
-def sanitise_request(body: SupportRequestIn, settings: Settings) -> CleanInput:
-    message, message_changed = clean_message(body.message, settings)
-    context, context_changed = None, False
-    if body.context is not None:
+def sanitise_input(message: str, context: dict[str, Any] | None, settings: Settings) -> CleanInput:
+    text, message_changed = clean_message(message, settings)
+    clean, context_changed = None, False
+    if context is not None:
         try:
-            context, context_changed = clean_context(
-                body.context, max_bytes=settings.max_context_bytes, max_depth=settings.max_context_depth
+            clean, context_changed = clean_context(
+                context, max_bytes=settings.max_context_bytes, max_depth=settings.max_context_depth
             )
         except ContextRejected as exc:
             raise InputRejected(
@@ -78,10 +122,139 @@ def sanitise_request(body: SupportRequestIn, settings: Settings) -> CleanInput:
                 field="context",
             ) from exc
     changed = tuple(name for name, flag in (("message", message_changed), ("context", context_changed)) if flag)
-    return CleanInput(message, context, changed)
+    return CleanInput(text, clean, changed)
 
 
-def _clean_result(result: SupportResult) -> tuple[str, list[dict[str, str]], bool]:
+def hit_customer_limit(limits: RateLimits, audit: AuditLog, user: Principal, key: str, request_id: str) -> None:
+    """Count one request against customer `key`'s limit; a rejection is audited, then raised (429)."""
+    try:
+        limits.hit_customer(key)
+    except AppError as exc:
+        audit.record(
+            "rate_limited",
+            actor=user.username,
+            role=user.role.value,
+            customer_id=key,
+            code=exc.code,
+            request_id=request_id,
+        )
+        exc.details.setdefault("customer_id", key)
+        raise
+
+
+def file_request(intake: Intake, user: Principal, request: NewRequest, request_id: str) -> Reply:
+    """A first message: a new case, answered by the crew."""
+    customer_id = acting_customer(user, request.customer_id)
+    try:
+        clean = sanitise_input(request.message, request.context, intake.settings)
+        hit_customer_limit(intake.limits, intake.audit, user, customer_id, request_id)
+    except AppError as exc:
+        exc.details.setdefault("customer_id", customer_id)
+        raise
+    _audit_sanitised(intake.audit, user, customer_id, clean.changed_fields, request_id)
+    decision, classification = _decide(intake, clean.message, forced=request.route, flagged=request.emergency)
+    requested = decision.route if decision.emergency else request.route
+    case = cases.open_case(
+        intake.engine,
+        customer_id=customer_id,
+        account_id=user.account_id,
+        requested_route=requested,
+        emergency=decision.emergency,
+        sanitised=bool(clean.changed_fields),
+        context=clean.context,
+        message=clean.message,
+    )
+    if decision.emergency:
+        intake.hook.on_emergency(case.id, customer_id=customer_id, auto=decision.auto)
+    return _answer(intake, case, clean, decision, classification, route=requested, history=())
+
+
+def follow_up(intake: Intake, user: Principal, case: cases.CaseThread, text: str, request_id: str) -> Reply:
+    """A customer's next message on their case (`case` as the caller may see it). It counts against the
+    customer's limit like a new request, may itself be an emergency, and is answered with the thread."""
+    clean = sanitise_input(text, None, intake.settings)
+    hit_customer_limit(intake.limits, intake.audit, user, case.customer_id, request_id)
+    _audit_sanitised(intake.audit, user, case.customer_id, clean.changed_fields, request_id)
+    open_case = cases.add_customer_message(intake.engine, case, clean.message, sanitised=bool(clean.changed_fields))
+    if case.with_people:
+        return Reply(open_case, None, sanitised_fields=clean.changed_fields)
+    decision, classification = _decide(intake, clean.message, forced=Route.AUTO, flagged=False)
+    if decision.emergency:
+        cases.escalate(intake.engine, open_case, auto=decision.auto)
+        intake.hook.on_emergency(open_case.id, customer_id=open_case.customer_id, auto=decision.auto)
+    # No forced route on a follow-up: the crew routes on this message's classification, with the thread.
+    route = decision.route if decision.emergency else Route.AUTO
+    return _answer(intake, open_case, clean, decision, classification, route=route, history=case.history)
+
+
+def _audit_sanitised(
+    audit: AuditLog, user: Principal, customer_id: str, fields: tuple[str, ...], request_id: str
+) -> None:
+    if fields:
+        audit.record(
+            "input_sanitised",
+            actor=user.username,
+            role=user.role.value,
+            customer_id=customer_id,
+            fields=list(fields),
+            request_id=request_id,
+        )
+
+
+def _decide(intake: Intake, message: str, *, forced: Route, flagged: bool) -> tuple[Decision, Classification | None]:
+    """The decision before the crew runs, so an emergency pages at once. The classification made for the
+    auto-emergency rule is handed to the crew, which then does not classify the same message again."""
+    rule = intake.settings.auto_emergency_rule()
+    classification = None
+    if not flagged and rule.enabled:
+        try:
+            classification = intake.crew.classify(message)
+        except Exception:
+            # Undecided is "no": the crew (which then classifies itself) records its own failure on the case
+            # if the model is really down.
+            logger.exception("auto-emergency check could not classify the message")
+    return decide(classification, forced=forced, flagged=flagged, rule=rule), classification
+
+
+def _answer(
+    intake: Intake,
+    case: cases.OpenCase,
+    clean: CleanInput,
+    decision: Decision,
+    classification: Classification | None,
+    *,
+    route: Route,
+    history: tuple[ThreadMessage, ...],
+) -> Reply:
+    started = time.perf_counter()
+    try:
+        result = intake.crew.handle(
+            clean.message,
+            route=route,
+            emergency=decision.emergency,
+            history=history,
+            context=clean.context if clean.context is not None else case.context,
+            classification=classification,
+        )
+    except Exception as exc:
+        latency = (time.perf_counter() - started) * 1000
+        code = exc.code if isinstance(exc, AppError) else "crew_error"
+        logger.exception("crew failed on case %s (%s)", case.id, code)
+        cases.record_failure(intake.engine, case, error_code=code, latency_ms=latency)
+        if isinstance(exc, AppError) and not isinstance(exc, CrewFailed):
+            exc.details["case_id"] = case.id
+            exc.details.setdefault("customer_id", case.customer_id)
+            raise
+        raise CrewFailed(case_id=case.id, customer_id=case.customer_id) from exc
+    latency = (time.perf_counter() - started) * 1000
+    reply, citations, reply_changed = clean_result(result)
+    cases.record_answer(
+        intake.engine, case, result, reply=reply, citations=citations, reply_sanitised=reply_changed, latency_ms=latency
+    )
+    return Reply(case, reply, citations, clean.changed_fields)
+
+
+def clean_result(result: SupportResult) -> tuple[str, list[dict[str, str]], bool]:
     """Crew output is untrusted too (a model can echo markup): sanitise reply and citations."""
     reply = clean_text(result.reply)
     citations = [
@@ -90,110 +263,13 @@ def _clean_result(result: SupportResult) -> tuple[str, list[dict[str, str]], boo
     return reply.text, citations, reply.changed
 
 
-@dataclass(frozen=True)
-class SupportCall:
-    """What the support endpoints hand to `run_support_request` (all per-app objects, no globals)."""
-
-    engine: Engine
-    settings: Settings
-    crew: SupportCrew
-    limits: RateLimits
-    audit: AuditLog
-    ctx: RequestContext
-    hook: EscalationHook
-
-
-def run_support_request(call: SupportCall, user: Principal, body: SupportRequestIn, route: Route) -> SupportResponse:
-    ctx = call.ctx
-    customer_id = acting_customer(user, body.customer_id)
-    ctx.customer_id = customer_id
-    clean = sanitise_request(body, call.settings)
-    effective_route = Route.ESCALATION if body.emergency else route
-    ctx.route = effective_route.value
-    enforce_limit(call, customer_id)
-    if clean.changed_fields:
-        call.audit.record(
-            "input_sanitised",
-            actor=user.username,
-            role=user.role.value,
-            customer_id=customer_id,
-            fields=list(clean.changed_fields),
-            request_id=ctx.request_id,
-        )
-    # Rated an urgent escalation by the classifier: handled as an emergency too (desk/oncall/auto_emergency.py).
-    check = None if body.emergency else detect_auto_emergency(call.crew, clean.message, call.settings)
-    auto = check is not None and check.emergency
-    emergency = body.emergency or auto
-    if auto:
-        effective_route = Route.ESCALATION
-        ctx.route = effective_route.value
-
-    case = cases.open_case(
-        call.engine,
-        customer_id=customer_id,
-        account_id=user.account_id,
-        requested_route=effective_route,
-        emergency=emergency,
-        sanitised=bool(clean.changed_fields),
-        context=clean.context,
-        message=clean.message,
-    )
-    ctx.case_id = case.id
-    if emergency:
-        call.hook.on_emergency(case.id, customer_id=customer_id, auto=auto)
-
-    started = time.perf_counter()
+def classify(intake: Intake, user: Principal, message: str, customer_id: str | None, request_id: str) -> Classification:
+    """Classify a message for a caller (no case). Counts against the customer's (or account's) limit."""
+    key = limit_key(user, customer_id)
     try:
-        # The check's classification is reused: the crew does not classify the same message twice.
-        result = call.crew.handle(
-            clean.message,
-            route=effective_route,
-            emergency=emergency,
-            context=clean.context,
-            classification=check.classification if check is not None else None,
-        )
-    except Exception as exc:
-        latency = (time.perf_counter() - started) * 1000
-        code = exc.code if isinstance(exc, AppError) else "crew_error"
-        logger.exception("crew failed on case %s (%s)", case.id, code)
-        cases.record_failure(call.engine, case, error_code=code, latency_ms=latency)
-        if isinstance(exc, AppError) and not isinstance(exc, CrewFailed):
-            exc.details["case_id"] = case.id
-            raise
-        raise CrewFailed(case_id=case.id) from exc
-    latency = (time.perf_counter() - started) * 1000
-    reply, citations, reply_changed = _clean_result(result)
-    cases.record_answer(
-        call.engine, case, result, reply=reply, citations=citations, reply_sanitised=reply_changed, latency_ms=latency
-    )
-    return to_response(case, reply, citations)
-
-
-def enforce_limit(call: SupportCall, key: str) -> None:
-    hit_customer_limit(call.limits, call.audit, call.ctx, key)
-
-
-def hit_customer_limit(limits: RateLimits, audit: AuditLog, ctx: RequestContext, key: str) -> None:
-    """Count one request against customer `key`'s limit; a rejection is audited, then raised (429)."""
-    try:
-        limits.hit_customer(key)
+        text, _changed = clean_message(message, intake.settings)
+        hit_customer_limit(intake.limits, intake.audit, user, key, request_id)
     except AppError as exc:
-        audit.record(
-            "rate_limited", actor=ctx.actor, role=ctx.role, customer_id=key, code=exc.code, request_id=ctx.request_id
-        )
+        exc.details.setdefault("customer_id", key)
         raise
-
-
-def to_response(case: cases.OpenCase, reply: str, citations: list[dict[str, str]]) -> SupportResponse:
-    return SupportResponse(
-        response=reply,
-        agent_type=case.route or case.requested_route,
-        timestamp=case.updated_at,
-        case_id=case.id,
-        category=case.category or Category.GENERAL,
-        priority=case.priority or Priority.MEDIUM,
-        confidence=case.confidence or 0.0,
-        citations=[CitationOut(**c) for c in citations],
-        status=case.status.value,
-        degraded=case.degraded,
-    )
+    return intake.crew.classify(text)

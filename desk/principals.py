@@ -37,7 +37,3 @@ class PrincipalCache:
                 # Rare (more distinct users than entries within one TTL): start over rather than track age.
                 self._entries.clear()
             self._entries[principal.username] = (time.monotonic() + self._ttl, principal)
-
-    def forget(self, username: str) -> None:
-        with self._lock:
-            self._entries.pop(username, None)

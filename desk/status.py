@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.schemas import AgentStats, StatusOut
 from desk.models import AuditEvent, Case, utcnow
 
 # p95 over the most recent answers of each agent: recent behaviour matters, and it bounds the query.
 P95_WINDOW = 1000
 AUTH_FAILURE_EVENTS = ("login_failed", "login_rate_limited", "token_rejected")
+
+
+@dataclass(frozen=True)
+class AgentStats:
+    agent_type: str
+    interactions: int
+    average_latency_ms: float | None
+    p95_latency_ms: float | None
+    last_active: datetime | None
+
+
+@dataclass(frozen=True)
+class DeskStatus:
+    agents: list[AgentStats]
+    routing_counts: dict[str, int]
+    degraded_count: int
+    cases_by_status: dict[str, int]
+    rate_limit_rejections_last_hour: int
+    auth_failures_last_hour: int
 
 
 def _p95(values: list[float]) -> float | None:
@@ -23,7 +42,7 @@ def _p95(values: list[float]) -> float | None:
     return round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 2)
 
 
-def desk_status(session: Session) -> StatusOut:
+def desk_status(session: Session) -> DeskStatus:
     agents: list[AgentStats] = []
     per_route = session.execute(
         select(Case.route, func.count(), func.avg(Case.crew_latency_ms), func.max(Case.updated_at))
@@ -53,7 +72,7 @@ def desk_status(session: Session) -> StatusOut:
         query = select(func.count()).where(AuditEvent.event.in_(names), AuditEvent.ts >= since)
         return session.scalar(query) or 0
 
-    return StatusOut(
+    return DeskStatus(
         agents=agents,
         routing_counts={a.agent_type: a.interactions for a in agents},
         degraded_count=session.scalar(select(func.count()).where(Case.degraded.is_(True))) or 0,

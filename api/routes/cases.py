@@ -7,33 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import ContextDep, CurrentUser, SessionDep
-from api.schemas import CaseList, CaseOut, CaseSummary, CitationOut, MessageOut
+from api.presenters import case_out, summary
+from api.schemas import CaseList, CaseOut
 from crew.models import Priority
 from desk.cases import get_case_for, list_cases_for
-from desk.models import Case, CaseStatus
+from desk.models import CaseStatus
 from security.sanitize import CUSTOMER_ID_PATTERN
 
 router = APIRouter(prefix="/support/cases", tags=["cases"])
-
-
-def summary(case: Case) -> CaseSummary:
-    return CaseSummary(
-        id=case.id,
-        customer_id=case.customer_id,
-        status=case.status,
-        requested_route=case.requested_route,
-        agent_type=case.route,
-        category=case.category,
-        priority=case.priority,
-        confidence=case.confidence,
-        emergency=case.emergency,
-        auto_emergency=case.auto_emergency,
-        sanitised=case.sanitised,
-        degraded=case.degraded,
-        error_code=case.error_code,
-        created_at=case.created_at,
-        updated_at=case.updated_at,
-    )
 
 
 @router.get("", response_model=CaseList)
@@ -68,10 +49,4 @@ def read_case(case_id: str, user: CurrentUser, session: SessionDep, ctx: Context
     """One case with its thread of messages."""
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
-    messages = [
-        MessageOut(
-            author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations], created_at=m.created_at
-        )
-        for m in case.messages
-    ]
-    return CaseOut(**summary(case).model_dump(), messages=messages)
+    return case_out(case)

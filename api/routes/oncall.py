@@ -5,31 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
 from api.context import RequestContext
-from api.deps import AuditDep, ContextDep, CurrentUser, LimitsDep, SessionDep, SettingsDep, StaffUser
-from api.oncall_schemas import MessageIn, PagesOut, QueueOut, StatusIn
-from api.routes.cases import summary
-from api.schemas import CaseOut, CitationOut, MessageOut
+from api.deps import AuditDep, ContextDep, CurrentUser, IntakeDep, SessionDep, SettingsDep, StaffUser
+from api.oncall_schemas import MessageIn, PageOut, PagesOut, QueueItem, QueueOut, StatusIn
+from api.presenters import case_out
+from api.schemas import CaseOut
+from desk import intake
 from desk.accounts import Principal
 from desk.audit import AuditLog
-from desk.cases import get_case_for
-from desk.crew_holder import CrewHolder
-from desk.intake import clean_message, hit_customer_limit
+from desk.cases import get_case_for, thread_of
+from desk.intake import clean_message
 from desk.models import Case, Role, utcnow
 from desk.oncall import actions
 from desk.oncall.models import PageStatus
 
 router = APIRouter(prefix="/support", tags=["on-call"])
-
-
-async def get_crew_holder(request: Request) -> CrewHolder:
-    holder: CrewHolder = request.app.state.crew_holder
-    return holder
-
-
-CrewHolderDep = Annotated[CrewHolder, Depends(get_crew_holder)]
 
 
 def record_case_event(
@@ -45,16 +37,6 @@ def record_case_event(
         request_id=ctx.request_id,
         **fields,
     )
-
-
-def case_out(case: Case) -> CaseOut:
-    messages = [
-        MessageOut(
-            author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations], created_at=m.created_at
-        )
-        for m in case.messages
-    ]
-    return CaseOut(**summary(case).model_dump(), messages=messages)
 
 
 @router.post("/cases/{case_id}/ack", response_model=CaseOut)
@@ -75,27 +57,32 @@ def post_message(
     session: SessionDep,
     settings: SettingsDep,
     audit: AuditDep,
-    limits: LimitsDep,
     ctx: ContextDep,
-    crew_holder: CrewHolderDep,
+    desk: IntakeDep,
 ) -> CaseOut:
     """Add a message to the case thread: a staff reply (visible to the customer) or the customer's follow-up."""
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
-    text, changed = clean_message(body.text, settings)
-    now = utcnow()
     if user.role in (Role.STAFF, Role.ADMIN):
-        acknowledged = actions.staff_reply(session, case, user, text, now)
+        text, changed = clean_message(body.text, settings)
+        acknowledged = actions.staff_reply(session, case, user, text, utcnow())
         record_case_event(audit, "case_reply", user, case, ctx, author="staff", sanitised=changed)
         if acknowledged:
             record_case_event(audit, "oncall_ack", user, case, ctx, via="reply")
         return case_out(case)
-    # A follow-up may reach the crew, so it counts against the customer's limit like a new request.
-    hit_customer_limit(limits, audit, ctx, case.customer_id)
-    crew = crew_holder.get() if actions.needs_crew(case) else None
-    answered = actions.customer_follow_up(session, case, text, crew, now)
+    # The customer's follow-up takes the same intake as a first message.
+    reply = intake.follow_up(desk, user, thread_of(case), body.text, ctx.request_id)
+    session.expire_all()
+    case = get_case_for(session, user, case_id)
     record_case_event(
-        audit, "case_reply", user, case, ctx, author="customer", answered_by_crew=answered, sanitised=changed
+        audit,
+        "case_reply",
+        user,
+        case,
+        ctx,
+        author="customer",
+        answered_by_crew=reply.answered_by_crew,
+        sanitised="message" in reply.sanitised_fields,
     )
     return case_out(case)
 
@@ -146,7 +133,13 @@ def oncall_queue(
     """Open escalations, emergencies first, with age and time to breach of the first-response target."""
     now = utcnow()
     items, total = actions.queue(session, now=now, limit=limit, offset=offset)
-    return QueueOut(items=items, total=total, limit=limit, offset=offset, generated_at=now)
+    return QueueOut(
+        items=[QueueItem.model_validate(item, from_attributes=True) for item in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+        generated_at=now,
+    )
 
 
 @router.get("/oncall/pages", response_model=PagesOut)
@@ -164,7 +157,7 @@ def oncall_pages(
         session, case_id=case_id, status=status.value if status else None, limit=limit, offset=offset
     )
     return PagesOut(
-        items=items,
+        items=[PageOut.model_validate(row, from_attributes=True) for row in items],
         total=total,
         limit=limit,
         offset=offset,

@@ -14,4 +14,4 @@ router = APIRouter(prefix="/support", tags=["status"])
 @router.get("/status", response_model=StatusOut)
 def support_status(user: StaffUser, session: SessionDep) -> StatusOut:
     """Interactions and latency per agent, routing counts, degraded answers, recent rejections."""
-    return desk_status(session)
+    return StatusOut.model_validate(desk_status(session), from_attributes=True)

@@ -1,26 +1,50 @@
-"""What staff do with an escalated case (acknowledge, reply, set a status, hand back), a customer's
-follow-up, and the read models of the on-call page (queue, outbox). Routes stay thin; these commit."""
+"""What staff do with an escalated case (acknowledge, reply, set a status, hand back) and the read models
+of the on-call page (queue, outbox). Routes stay thin; these commit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from api.oncall_schemas import PageOut, QueueItem
-from crew.models import Route, SupportCrew, ThreadMessage
+from crew.decision import PRIORITY_RANK
+from desk import cases
 from desk.accounts import Principal
-from desk.errors import Conflict, CrewFailed
+from desk.errors import Conflict
 from desk.models import Author, Case, CaseMessage, CaseStatus
 from desk.oncall import outbox
 from desk.oncall.models import OncallCase, Page, PageStatus
-from desk.oncall.policy import PRIORITY_RANK, response_time
-from security.sanitize import clean_text
+from desk.oncall.policy import response_time
 
-WITH_PEOPLE = (CaseStatus.ESCALATED.value, CaseStatus.ACKNOWLEDGED.value, CaseStatus.IN_PROGRESS.value)
+WITH_PEOPLE = tuple(status.value for status in cases.WITH_PEOPLE)
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One case in the people's queue: its state, its first-response clock and its pages."""
+
+    case_id: str
+    status: str
+    priority: str | None
+    category: str | None
+    customer_id: str
+    emergency: bool
+    auto_emergency: bool
+    summary: str
+    created_at: datetime
+    age_seconds: float
+    first_response_due_at: datetime
+    time_to_breach_seconds: float | None
+    breached: bool
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    repages: int
+    pages_delivered: int
+    pages_pending: int
 
 
 def _ensure_state(session: Session, case: Case, now: datetime) -> None:
@@ -102,35 +126,6 @@ def hand_back(session: Session, case: Case, user: Principal, now: datetime) -> N
     session.commit()
 
 
-def customer_follow_up(session: Session, case: Case, text: str, crew: SupportCrew | None, now: datetime) -> bool:
-    """Store the customer's message; unless people have the case, the crew answers it with the thread as
-    history. `crew` may be None when people have it (it is not needed then). True when the crew answered."""
-    history = [ThreadMessage(author=m.author, text=m.text) for m in case.messages]
-    case.messages.append(CaseMessage(author=Author.CUSTOMER.value, text=text, citations=[], created_at=now))
-    case.updated_at = now
-    session.commit()  # stored before the crew runs, like every request
-    if case.status in WITH_PEOPLE or crew is None:
-        return False
-    try:
-        result = crew.handle(text, route=Route.AUTO, history=history, context=case.context)
-    except Exception as exc:
-        raise CrewFailed(case_id=case.id) from exc
-    # Crew output is untrusted (a model can echo markup), as in the support flow.
-    reply = clean_text(result.reply).text
-    citations = [
-        {"article_id": clean_text(c.article_id).text, "title": clean_text(c.title).text} for c in result.citations
-    ]
-    case.messages.append(CaseMessage(author=Author.AGENT.value, text=reply, citations=citations))
-    case.status = CaseStatus.ANSWERED.value
-    case.degraded = result.degraded
-    session.commit()
-    return True
-
-
-def needs_crew(case: Case) -> bool:
-    return case.status not in WITH_PEOPLE
-
-
 # --- read models ---------------------------------------------------------------------------------------------
 
 
@@ -141,7 +136,7 @@ def _queue_order() -> Sequence[object]:
     return (emergency_first, priority, Case.created_at, Case.id)
 
 
-def queue(session: Session, *, now: datetime, limit: int, offset: int) -> tuple[list[QueueItem], int]:
+def queue(session: Session, *, now: datetime, limit: int, offset: int) -> tuple[list[QueueEntry], int]:
     """Open escalations: emergencies first, then by priority, oldest first."""
     where = Case.status.in_(WITH_PEOPLE)
     total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
@@ -171,11 +166,11 @@ def _page_counts(session: Session, case_ids: list[str]) -> dict[str, dict[str, i
     return counts
 
 
-def _queue_item(case: Case, state: OncallCase | None, pages: dict[str, int], now: datetime) -> QueueItem:
+def _queue_item(case: Case, state: OncallCase | None, pages: dict[str, int], now: datetime) -> QueueEntry:
     due = case.created_at + response_time(case.priority)
     acknowledged = state is not None and state.acknowledged_at is not None
     to_breach = (due - now).total_seconds()
-    return QueueItem(
+    return QueueEntry(
         case_id=case.id,
         status=case.status,
         priority=case.priority,
@@ -202,7 +197,7 @@ def _queue_item(case: Case, state: OncallCase | None, pages: dict[str, int], now
 
 def pages(
     session: Session, *, case_id: str | None, status: str | None, limit: int, offset: int
-) -> tuple[list[PageOut], int, dict[str, int]]:
+) -> tuple[list[Page], int, dict[str, int]]:
     """The outbox, newest first: what was paged, what is still waiting, and why the last attempt failed."""
     where: list[ColumnElement[bool]] = []
     if case_id is not None:
@@ -214,5 +209,4 @@ def pages(
         select(Page).where(*where).order_by(Page.created_at.desc(), Page.id).limit(limit).offset(offset)
     )
     counts = {s: n for s, n in session.execute(select(Page.status, func.count()).group_by(Page.status))}
-    items = [PageOut.model_validate(row, from_attributes=True) for row in rows]
-    return items, total, counts
+    return list(rows), total, counts

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, CursorResult, Update, exists, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Update, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from desk.models import Case, CaseStatus
@@ -46,13 +46,25 @@ def new_page(case_id: str, *, series: int, target: PageTarget, reason: PageReaso
     )
 
 
-def open_escalation(session: Session, case_id: str, *, auto: bool, now: datetime) -> Page:
+def open_escalation(session: Session, case_id: str, *, auto: bool, now: datetime, max_repages: int = 0) -> Page:
     """The case's paging state and its first page, added to the session (the caller commits both at once)."""
     reason = PageReason.AUTO_EMERGENCY if auto else PageReason.EMERGENCY
-    session.add(OncallCase(case_id=case_id, auto=auto, created_at=now, updated_at=now))
-    # Flush the state row first: its primary key is what makes a second opener (a racing reconcile) fail.
-    session.flush()
-    page = new_page(case_id, series=0, target=PageTarget.PRIMARY, reason=reason, now=now)
+    state = session.get(OncallCase, case_id)
+    series = 0
+    if state is None:
+        session.add(OncallCase(case_id=case_id, auto=auto, created_at=now, updated_at=now))
+        # Flush the state row first: its primary key is what makes a second opener (a racing reconcile) fail.
+        session.flush()
+    else:
+        # Escalated before and handed back: a follow-up is an emergency again. One fresh page, in a series
+        # above every earlier one (repages and the secondary included), so no idempotency key repeats; the
+        # repage budget counts as spent, because repage series numbers would repeat the first round's.
+        highest = session.scalar(select(func.max(Page.series)).where(Page.case_id == case_id)) or 0
+        series = max(highest, max_repages + 1) + 1
+        state.auto, state.updated_at, state.repages = auto, now, max_repages
+        state.acknowledged_at = state.acknowledged_by = state.handed_back_at = state.handed_back_by = None
+        state.closed_at = state.ack_due_at = None
+    page = new_page(case_id, series=series, target=PageTarget.PRIMARY, reason=reason, now=now)
     session.add(page)
     return page
 

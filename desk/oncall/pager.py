@@ -22,8 +22,16 @@ logger = logging.getLogger(__name__)
 
 
 class OutboxPager:
-    def __init__(self, session_factory: sessionmaker[Session], audit: AuditLog, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        audit: AuditLog,
+        wake: Callable[[], None],
+        *,
+        max_repages: int = 0,
+    ) -> None:
         self.session_factory = session_factory
+        self.max_repages = max_repages
         self.audit = audit
         self.wake = wake
 
@@ -33,7 +41,7 @@ class OutboxPager:
                 if auto:
                     # The support flow stores the case as an emergency; that the desk decided so is ours to say.
                     session.execute(update(Case).where(Case.id == case_id).values(auto_emergency=True))
-                page = outbox.open_escalation(session, case_id, auto=auto, now=utcnow())
+                page = outbox.open_escalation(session, case_id, auto=auto, now=utcnow(), max_repages=self.max_repages)
         except SQLAlchemyError:
             # Not raised to the customer: the case is stored as an escalated emergency, so the worker's
             # reconcile sweep pages it within seconds, and the customer still gets the emergency reply.
@@ -47,7 +55,7 @@ class OutboxPager:
             customer_id=customer_id,
             page_id=page.id,
             target=page.target,
-            series=0,
+            series=page.series,
             reason=page.reason,
         )
         self.wake()

@@ -1,14 +1,13 @@
-"""The rules of on-call paging, as pure functions: retry backoff, first-response times, auto-emergency."""
+"""The rules of on-call paging, as pure functions: retry backoff, first-response times. (The auto-emergency rule is
+`crew.decision.AutoEmergencyRule`, built from the AUTO_EMERGENCY_* settings.)"""
 
 from __future__ import annotations
 
 import random
 from datetime import timedelta
 
-from crew.models import Category, Classification, Priority
-from desk.settings import Settings
-
-PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+from crew.decision import PRIORITY_RANK
+from crew.models import Priority
 
 # First-response times by priority, from KB-031 (crew/knowledge/kb-031-...). "Business" hours and days are
 # counted as wall-clock time here: the queue errs towards showing a breach early, never late.
@@ -42,17 +41,3 @@ def priority_rank(priority: str | None) -> int:
         return PRIORITY_RANK[Priority(priority or "")]
     except ValueError:
         return len(PRIORITY_RANK)
-
-
-def is_auto_emergency(classification: Classification, settings: Settings) -> bool:
-    """The documented rule: enabled, the category is listed, and the priority is at least the minimum.
-
-    Defaults: categories `escalation` and `technical` at priority `urgent`. The local classifier gives
-    `urgent` to fraud, a hacked account, a lost card, safety risks and legal deadlines (escalation) and to
-    outages that affect many users (technical); an ordinary "urgent, my app crashes" is only `high`.
-    """
-    if not settings.auto_emergency_enabled:
-        return False
-    categories = {category for category in Category if category.value in settings.auto_emergency_categories}
-    minimum = PRIORITY_RANK[Priority(settings.auto_emergency_min_priority)]
-    return classification.category in categories and PRIORITY_RANK[classification.priority] <= minimum

@@ -29,7 +29,7 @@ class OncallService:
             sender_factory=self._sender,
             reconcile=reconcile,
         )
-        self.pager = OutboxPager(session_factory, audit, self.worker.wake)
+        self.pager = OutboxPager(session_factory, audit, self.worker.wake, max_repages=settings.oncall_max_repages)
 
     def _sender(self) -> WebhookSender:
         secret = self.settings.oncall_webhook_secret.get_secret_value()

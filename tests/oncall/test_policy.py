@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from crew.models import Category, Classification, Priority
-from desk.oncall.policy import is_auto_emergency, response_time, retry_delay
+from desk.oncall.policy import response_time, retry_delay
 from desk.oncall.signing import signature_header, verify
 from tests.oncall.conftest import fast_settings
 
@@ -44,15 +44,14 @@ def test_auto_emergency_rule(tmp_path: Path) -> None:
         return Classification(category=category, priority=priority, confidence=0.9, is_complex=False)
 
     settings = fast_settings(tmp_path)
-    assert is_auto_emergency(rated(Category.ESCALATION, Priority.URGENT), settings)
-    assert not is_auto_emergency(rated(Category.ESCALATION, Priority.HIGH), settings)
-    assert is_auto_emergency(rated(Category.TECHNICAL, Priority.URGENT), settings)  # an outage for many
-    assert not is_auto_emergency(rated(Category.TECHNICAL, Priority.HIGH), settings)
-    assert not is_auto_emergency(rated(Category.BILLING, Priority.URGENT), settings)
+    assert settings.auto_emergency_rule().matches(rated(Category.ESCALATION, Priority.URGENT))
+    assert not settings.auto_emergency_rule().matches(rated(Category.ESCALATION, Priority.HIGH))
+    assert settings.auto_emergency_rule().matches(rated(Category.TECHNICAL, Priority.URGENT))  # an outage for many
+    assert not settings.auto_emergency_rule().matches(rated(Category.TECHNICAL, Priority.HIGH))
+    assert not settings.auto_emergency_rule().matches(rated(Category.BILLING, Priority.URGENT))
     narrow = fast_settings(tmp_path, auto_emergency_categories=["escalation"])
-    assert not is_auto_emergency(rated(Category.TECHNICAL, Priority.URGENT), narrow)
+    assert not narrow.auto_emergency_rule().matches(rated(Category.TECHNICAL, Priority.URGENT))
     wider = fast_settings(tmp_path, auto_emergency_min_priority="high", auto_emergency_categories=["technical"])
-    assert is_auto_emergency(rated(Category.TECHNICAL, Priority.HIGH), wider)
-    assert not is_auto_emergency(
-        rated(Category.TECHNICAL, Priority.HIGH), fast_settings(tmp_path, auto_emergency_enabled=False)
-    )
+    assert wider.auto_emergency_rule().matches(rated(Category.TECHNICAL, Priority.HIGH))
+    off = fast_settings(tmp_path, auto_emergency_enabled=False)
+    assert not off.auto_emergency_rule().matches(rated(Category.TECHNICAL, Priority.HIGH))
