@@ -23,10 +23,10 @@ from crew.models import Classification, Route, SupportCrew, SupportResult, Threa
 from desk import cases
 from desk.accounts import Principal
 from desk.audit import AuditLog
-from desk.errors import AppError, CrewFailed, InputRejected, PermissionDenied
+from desk.errors import AppError, CrewFailed, InputRejected, PermissionDenied, ServiceUnavailable
 from desk.escalation import EscalationHook
 from desk.models import Role
-from desk.ratelimit import RateLimits
+from desk.ratelimit import LIMIT_STORE_DOWN, RateLimits
 from desk.settings import Settings
 from security.sanitize import ContextRejected, clean_context, clean_text
 
@@ -142,17 +142,57 @@ def hit_customer_limit(limits: RateLimits, audit: AuditLog, user: Principal, key
         raise
 
 
+def limit_unless_emergency(
+    intake: Intake, user: Principal, customer_id: str, request_id: str
+) -> ServiceUnavailable | None:
+    """Count the message against the customer's limit. Over the limit is a 429 at once. A limit store that
+    cannot be reached is returned, not raised: the caller refuses the message (503) unless it turns out to
+    be an emergency, which is never refused for want of a counter (it is accepted, paged and audited)."""
+    try:
+        hit_customer_limit(intake.limits, intake.audit, user, customer_id, request_id)
+    except ServiceUnavailable as exc:
+        if exc.code != LIMIT_STORE_DOWN:
+            raise
+        return exc
+    return None
+
+
+def _fail_open_or_raise(
+    intake: Intake,
+    user: Principal,
+    customer_id: str,
+    down: ServiceUnavailable | None,
+    decision: Decision,
+    request_id: str,
+) -> None:
+    if down is None:
+        return
+    if not decision.emergency:
+        down.details.setdefault("customer_id", customer_id)
+        raise down
+    logger.warning("rate-limit store unreachable: emergency for customer %s accepted without a count", customer_id)
+    intake.audit.record(
+        "rate_limit_failed_open",
+        actor=user.username,
+        role=user.role.value,
+        customer_id=customer_id,
+        reason="emergency",
+        request_id=request_id,
+    )
+
+
 def file_request(intake: Intake, user: Principal, request: NewRequest, request_id: str) -> Reply:
     """A first message: a new case, answered by the crew."""
     customer_id = acting_customer(user, request.customer_id)
     try:
         clean = sanitise_input(request.message, request.context, intake.settings)
-        hit_customer_limit(intake.limits, intake.audit, user, customer_id, request_id)
+        down = limit_unless_emergency(intake, user, customer_id, request_id)
     except AppError as exc:
         exc.details.setdefault("customer_id", customer_id)
         raise
-    _audit_sanitised(intake.audit, user, customer_id, clean.changed_fields, request_id)
     decision, classification = _decide(intake, clean.message, forced=request.route, flagged=request.emergency)
+    _fail_open_or_raise(intake, user, customer_id, down, decision, request_id)
+    _audit_sanitised(intake.audit, user, customer_id, clean.changed_fields, request_id)
     requested = decision.route if decision.emergency else request.route
     case = cases.open_case(
         intake.engine,
@@ -173,12 +213,17 @@ def follow_up(intake: Intake, user: Principal, case: cases.CaseThread, text: str
     """A customer's next message on their case (`case` as the caller may see it). It counts against the
     customer's limit like a new request, may itself be an emergency, and is answered with the thread."""
     clean = sanitise_input(text, None, intake.settings)
-    hit_customer_limit(intake.limits, intake.audit, user, case.customer_id, request_id)
+    down = limit_unless_emergency(intake, user, case.customer_id, request_id)
+    if case.with_people:
+        # People have the case: nothing to decide, and a message for them is never refused for want of a counter.
+        decision, classification = Decision(Route.ESCALATION, emergency=True), None
+    else:
+        decision, classification = _decide(intake, clean.message, forced=Route.AUTO, flagged=False)
+    _fail_open_or_raise(intake, user, case.customer_id, down, decision, request_id)
     _audit_sanitised(intake.audit, user, case.customer_id, clean.changed_fields, request_id)
     open_case = cases.add_customer_message(intake.engine, case, clean.message, sanitised=bool(clean.changed_fields))
     if case.with_people:
         return Reply(open_case, None, sanitised_fields=clean.changed_fields)
-    decision, classification = _decide(intake, clean.message, forced=Route.AUTO, flagged=False)
     if decision.emergency:
         cases.escalate(intake.engine, open_case, auto=decision.auto)
         intake.hook.on_emergency(open_case.id, customer_id=open_case.customer_id, auto=decision.auto)
