@@ -20,6 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 from desk.errors import RateLimited, ServiceUnavailable
 
 NAMESPACE = "support-desk"
+LIMIT_STORE_DOWN = "rate_limit_storage_unavailable"
 EXPIRE_EVERY_SECONDS = 1.0
 
 
@@ -67,8 +68,9 @@ class RateLimits:
         try:
             allowed = self._strategy.hit(item, NAMESPACE, *identifiers)
         except Exception as exc:
-            # Fail closed: without the shared counter the limit cannot be enforced.
-            raise ServiceUnavailable(code="rate_limit_storage_unavailable") from exc
+            # Fail closed here: without the shared counter the limit cannot be enforced. The intake lets
+            # emergencies through all the same (desk/intake.py, limit_unless_emergency).
+            raise ServiceUnavailable(code=LIMIT_STORE_DOWN) from exc
         if not allowed:
             reset = self._strategy.get_window_stats(item, NAMESPACE, *identifiers).reset_time
             raise RateLimited(retry_after=math.ceil(reset - time.time()))
