@@ -19,12 +19,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/support-desk run
 
-## make test: install, then ruff, mypy and the whole pytest suite (browser test included)
+## make test: install, then ruff, import contracts (lint-imports), mypy and the pytest suite (browser test included)
 test: install lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check crew api desk bench cli security web_interface tests
 	$(BIN)/ruff format --check crew api desk bench cli security web_interface tests
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
