@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.validation import NoNulStr
 from crew.models import Category, Priority, Route
 from security.sanitize import CUSTOMER_ID_PATTERN
 
@@ -129,7 +130,7 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
-    password: str = Field(min_length=8, max_length=1024)
+    password: NoNulStr = Field(min_length=8, max_length=1024)  # as the login form: no NUL
     role: str = Field(pattern=r"^(customer|integrator|staff|admin)$")
     customer_id: str | None = CustomerId
 

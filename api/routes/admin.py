@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from api.deps import AdminUser, AuditDep, ContextDep, SessionDep
 from api.schemas import AccountIn, AccountOut, AuditEventOut
+from api.validation import NoNulStr, Offset
 from desk.accounts import create_account
 from desk.models import Account, AuditEvent
 
@@ -54,9 +55,9 @@ def list_accounts(user: AdminUser, session: SessionDep) -> list[AccountOut]:
 def read_audit(
     user: AdminUser,
     session: SessionDep,
-    event: str | None = None,
+    event: NoNulStr | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AuditEventOut]:
     """Audit events, newest first."""
     query = select(AuditEvent)

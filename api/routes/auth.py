@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import AuditDep, ContextDep, LimitsDep, SessionDep, SettingsDep
 from api.schemas import TokenOut
+from api.validation import PasswordForm
 from desk.accounts import authenticate
 from desk.errors import AppError, AuthenticationFailed
 from security.tokens import create_access_token
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/token", response_model=TokenOut)
 def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
     limits: LimitsDep,

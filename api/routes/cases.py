@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import ContextDep, CurrentUser, SessionDep
 from api.presenters import case_out, summary
 from api.schemas import CaseList, CaseOut
+from api.validation import CaseIdPath, Offset
 from crew.models import Priority
 from desk.cases import get_case_for, list_cases_for
 from desk.models import CaseStatus
@@ -27,7 +28,7 @@ def list_cases(
     priority: Priority | None = None,
     emergency: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CaseList:
     """List the cases you may see, newest first."""
     ctx.customer_id = customer_id
@@ -45,7 +46,7 @@ def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-def read_case(case_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep) -> CaseOut:
+def read_case(case_id: CaseIdPath, user: CurrentUser, session: SessionDep, ctx: ContextDep) -> CaseOut:
     """One case with its thread of messages."""
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id

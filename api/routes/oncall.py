@@ -12,6 +12,7 @@ from api.deps import AuditDep, ContextDep, CurrentUser, IntakeDep, SessionDep, S
 from api.oncall_schemas import MessageIn, PageOut, PagesOut, QueueItem, QueueOut, StatusIn
 from api.presenters import case_out
 from api.schemas import CaseOut
+from api.validation import CaseIdPath, NoNulStr, Offset
 from desk import intake
 from desk.accounts import Principal
 from desk.audit import AuditLog
@@ -40,7 +41,9 @@ def record_case_event(
 
 
 @router.post("/cases/{case_id}/ack", response_model=CaseOut)
-def acknowledge_case(case_id: str, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep) -> CaseOut:
+def acknowledge_case(
+    case_id: CaseIdPath, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+) -> CaseOut:
     """Acknowledge an escalated case: paging stops and the queue shows who has it."""
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
@@ -51,7 +54,7 @@ def acknowledge_case(case_id: str, user: StaffUser, session: SessionDep, audit: 
 
 @router.post("/cases/{case_id}/messages", response_model=CaseOut)
 def post_message(
-    case_id: str,
+    case_id: CaseIdPath,
     body: MessageIn,
     user: CurrentUser,
     session: SessionDep,
@@ -99,7 +102,7 @@ def _change_status(
 
 @router.post("/cases/{case_id}/status", response_model=CaseOut)
 def change_status(
-    case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+    case_id: CaseIdPath, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
 ) -> CaseOut:
     """Set the case status: acknowledged, in_progress or resolved."""
     return _change_status(case_id, body, user, session, audit, ctx)
@@ -107,14 +110,14 @@ def change_status(
 
 @router.patch("/cases/{case_id}", response_model=CaseOut)
 def patch_case(
-    case_id: str, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
+    case_id: CaseIdPath, body: StatusIn, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep
 ) -> CaseOut:
     """Same as POST /support/cases/{case_id}/status (the web interface's form of it)."""
     return _change_status(case_id, body, user, session, audit, ctx)
 
 
 @router.post("/cases/{case_id}/handback", response_model=CaseOut)
-def hand_back(case_id: str, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep) -> CaseOut:
+def hand_back(case_id: CaseIdPath, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep) -> CaseOut:
     """Hand the case back to the AI agents, which answer the customer's next message with the whole thread."""
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
@@ -128,7 +131,7 @@ def oncall_queue(
     user: StaffUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> QueueOut:
     """Open escalations, emergencies first, with age and time to breach of the first-response target."""
     now = utcnow()
@@ -147,10 +150,10 @@ def oncall_pages(
     user: StaffUser,
     session: SessionDep,
     settings: SettingsDep,
-    case_id: str | None = None,
+    case_id: NoNulStr | None = None,
     status: PageStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PagesOut:
     """The page outbox, newest first (also what the on-call page shows when no webhook is configured)."""
     items, total, counts = actions.pages(
