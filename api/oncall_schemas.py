@@ -14,6 +14,14 @@ class MessageIn(BaseModel):
     text: str = Field(min_length=1, description="Plain text; markup is removed")
 
 
+class HandBackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(
+        default=None, min_length=1, description="What staff did or found; added to the thread for the customer"
+    )
+
+
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -22,7 +22,7 @@ def new_case_id() -> str:
     return uuid.uuid4().hex
 
 
-WITH_PEOPLE = (CaseStatus.ESCALATED, CaseStatus.ACKNOWLEDGED, CaseStatus.IN_PROGRESS)
+WITH_PEOPLE = (CaseStatus.ESCALATED, CaseStatus.ACKNOWLEDGED, CaseStatus.IN_PROGRESS, CaseStatus.NEEDS_HUMAN)
 
 
 @dataclass
@@ -158,7 +158,9 @@ def record_answer(
     citations: list[dict[str, str]],
     reply_sanitised: bool,
     latency_ms: float,
+    needs_human: bool = False,
 ) -> None:
+    """Store the crew's answer. `needs_human`: the answer stands, but the case waits in the people's queue."""
     classification = result.classification
     case.degraded = result.degraded
     case.sanitised = case.sanitised or reply_sanitised
@@ -172,6 +174,8 @@ def record_answer(
         case.route, case.priority, case.status = decision.route, classification.priority, CaseStatus.ANSWERED
     if not case.follow_up or case.category is None:
         case.category, case.confidence = classification.category, classification.confidence
+    if needs_human and not decision.emergency:
+        case.status = CaseStatus.NEEDS_HUMAN
     case.updated_at = utcnow()
     assert case.route is not None and case.priority is not None and case.category is not None
     with engine.begin() as conn:

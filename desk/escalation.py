@@ -8,4 +8,6 @@ from typing import Protocol
 
 
 class EscalationHook(Protocol):
-    def on_emergency(self, case_id: str, *, customer_id: str, auto: bool) -> None: ...
+    def on_emergency(self, case_id: str, *, customer_id: str, auto: bool) -> bool:
+        """Queue the page; True when it is queued (the reply may then say on-call is being paged)."""
+        ...

@@ -19,13 +19,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from crew.decision import Decision, decide
-from crew.models import Classification, Route, SupportCrew, SupportResult, ThreadMessage
-from desk import cases
+from crew.models import Classification, Priority, Route, SupportCrew, SupportResult, ThreadMessage
+from desk import cases, handoff
 from desk.accounts import Principal
 from desk.audit import AuditLog
 from desk.errors import AppError, CrewFailed, InputRejected, PermissionDenied, ServiceUnavailable
 from desk.escalation import EscalationHook
-from desk.models import Role
+from desk.models import Role, utcnow
 from desk.ratelimit import LIMIT_STORE_DOWN, RateLimits
 from desk.settings import Settings
 from security.sanitize import ContextRejected, clean_context, clean_text
@@ -204,9 +204,8 @@ def file_request(intake: Intake, user: Principal, request: NewRequest, request_i
         context=clean.context,
         message=clean.message,
     )
-    if decision.emergency:
-        intake.hook.on_emergency(case.id, customer_id=customer_id, auto=decision.auto)
-    return _answer(intake, case, clean, decision, classification, route=requested, history=())
+    paged = decision.emergency and intake.hook.on_emergency(case.id, customer_id=customer_id, auto=decision.auto)
+    return _answer(intake, case, clean, decision, classification, route=requested, history=(), paged=paged)
 
 
 def follow_up(intake: Intake, user: Principal, case: cases.CaseThread, text: str, request_id: str) -> Reply:
@@ -226,10 +225,12 @@ def follow_up(intake: Intake, user: Principal, case: cases.CaseThread, text: str
         return Reply(open_case, None, sanitised_fields=clean.changed_fields)
     if decision.emergency:
         cases.escalate(intake.engine, open_case, auto=decision.auto)
-        intake.hook.on_emergency(open_case.id, customer_id=open_case.customer_id, auto=decision.auto)
+    paged = decision.emergency and intake.hook.on_emergency(
+        open_case.id, customer_id=open_case.customer_id, auto=decision.auto
+    )
     # No forced route on a follow-up: the crew routes on this message's classification, with the thread.
     route = decision.route if decision.emergency else Route.AUTO
-    return _answer(intake, open_case, clean, decision, classification, route=route, history=case.history)
+    return _answer(intake, open_case, clean, decision, classification, route=route, history=case.history, paged=paged)
 
 
 def _audit_sanitised(
@@ -270,6 +271,7 @@ def _answer(
     *,
     route: Route,
     history: tuple[ThreadMessage, ...],
+    paged: bool,
 ) -> Reply:
     started = time.perf_counter()
     try:
@@ -293,10 +295,44 @@ def _answer(
         raise CrewFailed(case_id=case.id, customer_id=case.customer_id) from exc
     latency = (time.perf_counter() - started) * 1000
     reply, citations, reply_changed = clean_result(result)
-    cases.record_answer(
-        intake.engine, case, result, reply=reply, citations=citations, reply_sanitised=reply_changed, latency_ms=latency
+    reason = None if decision.emergency else _handoff_reason(intake, case, clean, result)
+    priority = Priority.URGENT if decision.emergency else result.classification.priority
+    promise = handoff.Promise(
+        queued_for_person=reason is not None,
+        emergency=decision.emergency,
+        paged=paged and bool(intake.settings.oncall_webhook_url),
+        due_at=handoff.due_at(priority, utcnow()),
     )
+    reply = handoff.with_notice(reply, promise)
+    cases.record_answer(
+        intake.engine,
+        case,
+        result,
+        reply=reply,
+        citations=citations,
+        reply_sanitised=reply_changed,
+        latency_ms=latency,
+        needs_human=reason is not None,
+    )
+    if reason is not None:
+        intake.audit.record(
+            "case_needs_human",
+            actor="desk",
+            role="system",
+            case_id=case.id,
+            customer_id=case.customer_id,
+            reason=reason,
+        )
     return Reply(case, reply, citations, clean.changed_fields)
+
+
+def _handoff_reason(intake: Intake, case: cases.OpenCase, clean: CleanInput, result: SupportResult) -> str | None:
+    return handoff.handoff_reason(
+        result,
+        follow_up_text=clean.message if case.follow_up else None,
+        unsure_below=intake.settings.complex_confidence_threshold,
+        complex_route=result.agent_type is Route.COMPLEX,
+    )
 
 
 def clean_result(result: SupportResult) -> tuple[str, list[dict[str, str]], bool]:

@@ -25,6 +25,8 @@ class CaseStatus(StrEnum):
     ESCALATED = "escalated"
     ACKNOWLEDGED = "acknowledged"
     IN_PROGRESS = "in_progress"
+    # The crew answered but a person must take over (desk/handoff.py says when); only staff take it out.
+    NEEDS_HUMAN = "needs_human"
     RESOLVED = "resolved"
     FAILED = "failed"
 

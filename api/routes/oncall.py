@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.context import RequestContext
 from api.deps import AuditDep, ContextDep, CurrentUser, IntakeDep, SessionDep, SettingsDep, StaffUser
-from api.oncall_schemas import MessageIn, PageOut, PagesOut, QueueItem, QueueOut, StatusIn
+from api.oncall_schemas import HandBackIn, MessageIn, PageOut, PagesOut, QueueItem, QueueOut, StatusIn
 from api.presenters import case_out
 from api.schemas import CaseOut
 from api.validation import CaseIdPath, NoNulStr, Offset
@@ -117,12 +117,22 @@ def patch_case(
 
 
 @router.post("/cases/{case_id}/handback", response_model=CaseOut)
-def hand_back(case_id: CaseIdPath, user: StaffUser, session: SessionDep, audit: AuditDep, ctx: ContextDep) -> CaseOut:
-    """Hand the case back to the AI agents, which answer the customer's next message with the whole thread."""
+def hand_back(
+    case_id: CaseIdPath,
+    user: StaffUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    audit: AuditDep,
+    ctx: ContextDep,
+    body: HandBackIn | None = None,
+) -> CaseOut:
+    """Hand the case back to the AI agents, which answer the customer's next message with the whole thread.
+    An optional note is added to the thread as a staff message first."""
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
-    actions.hand_back(session, case, user, utcnow())
-    record_case_event(audit, "case_handback", user, case, ctx)
+    note = clean_message(body.note, settings)[0] if body is not None and body.note else None
+    actions.hand_back(session, case, user, utcnow(), note=note)
+    record_case_event(audit, "case_handback", user, case, ctx, with_note=note is not None)
     return case_out(case)
 
 

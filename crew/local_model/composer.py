@@ -2,7 +2,7 @@
 
 `compose_reply` answers one issue from the articles the knowledge-base tool returned; it picks the
 sentences and steps of those articles that share the most terms with the customer's message and cites
-each article inline as `[KB-nnn]`. With no article it says so and offers a person, never a guess.
+each article inline as `[KB-nnn]`. With no article it says so, never a guess.
 `compose_complex_reply` answers several issues in one reply, one short section per issue.
 
 The customer's message is only used to rank sentences; none of its text is copied into the reply, so
@@ -10,6 +10,11 @@ markup or injected instructions in it cannot reach the page or a later prompt.
 
 Facts that are not in a hit (opening hours, response times) come from the constants below, which are
 kept word-for-word in sync with the contact (KB-028) and escalation (KB-031) articles by a test.
+
+No reply here promises a person or says anyone was alerted: the crew cannot know. The desk decides whether a
+case goes to a person and writes that sentence itself (`desk/handoff.py`), only when it has done it. What
+the replies do say about people is what the desk guarantees: a customer who says the answer did not help,
+or asks for a person, is put in the people's queue.
 """
 
 from __future__ import annotations
@@ -133,27 +138,24 @@ def _secondary_line(hit: KnowledgeHit, query: list[dict[str, float]]) -> str | N
 
 def _no_article_text(team: str) -> str:
     return (
-        "I looked through our help centre but found no article that covers this, so rather than guess I'll "
-        f"hand it to a person from our {team}. Live chat and phone are open {CONTACT_HOURS}; the web form "
-        'and email are open 24/7. Reply here or write "talk to a human" and a person will pick up your case.'
+        "I looked through our help centre but found no article that covers this, so rather than guess, this "
+        f"needs someone from our {team}. Live chat and phone are open {CONTACT_HOURS}; the web form and email "
+        "are open 24/7."
     )
 
 
 def _escalation_opening(emergency: bool) -> str:
     if emergency:
         return (
-            "Thank you for telling us straight away; we are treating this as an emergency. A person on call "
-            "has been alerted now and will contact you directly, normally within minutes. If anyone is in "
+            "Thank you for telling us straight away; we are treating this as an emergency. If anyone is in "
             f"immediate danger, call your local emergency number ({EMERGENCY_NUMBERS}) first.\n\n"
-            "What happens next: the on-call person reviews your case, contacts you, takes the urgent "
-            "protective steps (such as freezing an account or card) and keeps you updated until it is "
-            "resolved. If they do not acknowledge quickly, a backup colleague is paged automatically."
+            "What happens next: the person who takes your case reviews it, contacts you, takes the urgent "
+            "protective steps (such as freezing an account or card) and keeps you updated until it is resolved."
         )
     return (
-        "I'm sorry you're dealing with this, and thank you for raising it. I've passed your case to our "
-        "escalation team, and a person will take over from here. They respond "
-        f"{URGENT_RESPONSE} for urgent matters such as security, fraud or safety, and {HIGH_RESPONSE} "
-        "for other escalated cases."
+        "I'm sorry you're dealing with this, and thank you for raising it. Our escalation team handles cases "
+        f"like this one: they respond {URGENT_RESPONSE} for urgent matters such as security, fraud or safety, "
+        f"and {HIGH_RESPONSE} for other escalated cases."
     )
 
 
@@ -174,13 +176,13 @@ def compose_reply(message: str, route: Route, hits: Sequence[KnowledgeHit], *, e
     if route is Route.ESCALATION or emergency:
         opening = _escalation_opening(emergency)
         if not hits:
-            return f"{opening}\n\nYou don't need to do anything else for now; please keep your phone nearby."
+            return f"{opening}\n\nYou don't need to do anything else for now."
         return f"{opening}\n\nWhile you wait, this is what you can already do:\n\n{_grounded_body(message, hits)}"
     if not hits:
         return _no_article_text(team)
     return (
         f"{GREETING} Here is what should help.\n\n{_grounded_body(message, hits)}\n\n"
-        f"{_CLOSING_PREFIX}, reply to this message and a person from our {team} will take it from there."
+        f"{_CLOSING_PREFIX}, reply and tell us, and your case goes to a person from our {team}."
     )
 
 
@@ -198,19 +200,21 @@ def _section(label: Category | Route, content: Sequence[KnowledgeHit] | str, mes
     category = Category(label.value) if label.value in Category.__members__.values() else Category.GENERAL
     title = _SECTION_TITLES[category]
     if isinstance(content, str):
-        text = _specialist_answer_text(content) or "A person from our support team will follow up on this part."
+        text = (
+            _specialist_answer_text(content) or "I have no answer for this part yet; ask for a person if you need one."
+        )
         return f"**{title}**\n{text}"
     team = _TEAM_NAMES[Route(category.value)]
     lines: list[str] = []
     if category is Category.ESCALATION:
         lines.append(
-            f"I've passed this part to our escalation team; a person responds {URGENT_RESPONSE} for urgent "
-            f"matters and {HIGH_RESPONSE} otherwise."
+            f"This part is for our escalation team, who respond {URGENT_RESPONSE} for urgent matters and "
+            f"{HIGH_RESPONSE} otherwise."
         )
     if content:
         lines.append(_article_answer(content[0], expand_query(message), max_steps=4))
     elif category is not Category.ESCALATION:
-        lines.append(f"I found no article on this part, so a person from our {team} will follow up on it.")
+        lines.append(f"I found no article on this part; ask for a person from our {team} if you need one.")
     return f"**{title}**\n" + "\n\n".join(lines)
 
 
@@ -231,7 +235,7 @@ def compose_complex_reply(
     if len(parts) == 1:
         opening = f"{GREETING} Here is what should help."
     closing = (
-        "If any part is still open, reply to this message and a person will take it from there. Live chat "
-        f"and phone are open {CONTACT_HOURS}."
+        "If any part is still open, reply and tell us, and your case goes to a person. Live chat and phone are "
+        f"open {CONTACT_HOURS}."
     )
     return "\n\n".join([opening, *sections, closing])

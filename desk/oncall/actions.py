@@ -114,10 +114,13 @@ def set_status(session: Session, case: Case, status: str, user: Principal, now: 
     return previous
 
 
-def hand_back(session: Session, case: Case, user: Principal, now: datetime) -> None:
-    """Return the case to the AI agents: they answer the customer's next message with the whole thread."""
+def hand_back(session: Session, case: Case, user: Principal, now: datetime, *, note: str | None = None) -> None:
+    """Return the case to the AI agents: they answer the customer's next message with the whole thread.
+    This and resolving are the only ways out of the people's queues; a customer's follow-up never is."""
     if case.status not in WITH_PEOPLE:
         raise Conflict("Only a case that is with people can be handed back.", code="case_not_escalated")
+    if note is not None:
+        case.messages.append(CaseMessage(author=Author.STAFF.value, text=note, citations=[], created_at=now))
     _ensure_state(session, case, now)
     _set(session, case.id, handed_back_at=now, handed_back_by=user.username, ack_due_at=None, updated_at=now)
     outbox.cancel_pending(session, case.id)

@@ -35,7 +35,7 @@ class OutboxPager:
         self.audit = audit
         self.wake = wake
 
-    def on_emergency(self, case_id: str, *, customer_id: str, auto: bool) -> None:
+    def on_emergency(self, case_id: str, *, customer_id: str, auto: bool) -> bool:
         try:
             with self.session_factory.begin() as session:
                 if auto:
@@ -46,7 +46,7 @@ class OutboxPager:
             # Not raised to the customer: the case is stored as an escalated emergency, so the worker's
             # reconcile sweep pages it within seconds, and the customer still gets the emergency reply.
             logger.exception("case %s: the page could not be written; the reconcile sweep will page it", case_id)
-            return
+            return False
         self.audit.record(
             "oncall_page_queued",
             actor="oncall-pager",
@@ -59,3 +59,4 @@ class OutboxPager:
             reason=page.reason,
         )
         self.wake()
+        return True

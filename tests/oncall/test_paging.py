@@ -49,7 +49,7 @@ def test_page_arrives_signed_with_idempotency_key_and_no_personal_data(
     response = client.post("/support/request", json={"message": SECRET_WORDS, "emergency": True}, headers=alice)
     body = response.json()
     assert (body["status"], body["priority"], body["agent_type"]) == ("escalated", "urgent", "escalation")
-    assert "has been alerted" in body["response"] and crew.calls[-1]["emergency"] is True
+    assert "We are paging the person on call now" in body["response"] and crew.calls[-1]["emergency"] is True
 
     assert receiver.wait_for(lambda r: len(r) == 1, DEADLINE)
     page = receiver.received[0]

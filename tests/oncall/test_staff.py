@@ -145,7 +145,7 @@ def test_auto_emergency_escalates_pages_and_marks_the_case(
     alice, staff = account(client, "alice", "customer", "cust-a"), account(client, "sam", "staff")
     body = client.post("/support/billing", json={"message": "my account was hacked"}, headers=alice).json()
     assert (body["status"], body["priority"], body["agent_type"]) == ("escalated", "urgent", "escalation")
-    assert crew.calls[-1]["emergency"] is True and "has been alerted" in body["response"]
+    assert crew.calls[-1]["emergency"] is True and "urgent queue" in body["response"]  # no pager configured
     case = client.get(f"/support/cases/{body['case_id']}", headers=alice).json()
     assert case["emergency"] is True and case["auto_emergency"] is True
     pages = client.get("/support/oncall/pages", headers=staff).json()["items"]
@@ -158,10 +158,13 @@ def test_auto_emergency_escalates_pages_and_marks_the_case(
 def test_auto_emergency_follows_its_settings(tmp_path: Path, apps: Apps, account: Account) -> None:
     off = apps(fast_settings(tmp_path / "off", auto_emergency_enabled=False), RecordingCrew())
     alice = account(off, "alice", "customer", "cust-a")
+    # Not an emergency (nothing paged), but an escalation still goes to a person, in the needs-human queue.
     assert (
         off.post("/support/request", json={"message": "my account was hacked"}, headers=alice).json()["status"]
-        == "answered"
+        == "needs_human"
     )
+    staff = account(off, "sam", "staff")
+    assert off.get("/support/oncall/pages", headers=staff).json()["total"] == 0
     # Urgent technical problems (outages) page too once `technical` is listed.
     crew = RecordingCrew(category=Category.TECHNICAL, priority=Priority.URGENT)
     on = apps(fast_settings(tmp_path / "on", auto_emergency_categories=["escalation", "technical"]), crew)
