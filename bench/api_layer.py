@@ -13,20 +13,19 @@ This is a benchmark, not a test: numbers depend on the machine; it writes only u
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from bench.api_process import base_env, free_port, minted_integrator_token, start_uvicorn
-from bench.crew_latency import percentile
-from crew.models import Category, Classification, Priority, Route, SupportCrew, SupportResult, ThreadMessage
+from bench.api_process import ApiStartFailed, base_env, free_port, minted_integrator_token, start_uvicorn, wait_ready
+from bench.fake_crew import instant_crew
+from bench.stats import median, percentile
+from crew.models import SupportCrew
 from desk.settings import Settings
 
 MESSAGES = (
@@ -36,34 +35,6 @@ MESSAGES = (
     "I want to speak to a manager, this is the third time nobody answers me.",
 )
 SECRET = "benchmark-secret-key-0123456789-abcdefghij"  # noqa: S105 - a throw-away server on loopback
-
-
-class InstantCrew:
-    """A crew that answers at once (`--fake`): isolates the API layer."""
-
-    def classify(self, message: str) -> Classification:
-        return Classification(category=Category.BILLING, priority=Priority.MEDIUM, confidence=0.9, is_complex=False)
-
-    def handle(
-        self,
-        message: str,
-        *,
-        route: Route = Route.AUTO,
-        emergency: bool = False,
-        history: Sequence[ThreadMessage] = (),
-        context: Mapping[str, Any] | None = None,
-        classification: Classification | None = None,
-    ) -> SupportResult:
-        return SupportResult(
-            reply="Done.", agent_type=Route.BILLING, classification=classification or self.classify(message)
-        )
-
-
-def create_instant_app() -> Any:
-    """uvicorn factory for `--fake` (settings from the environment the benchmark sets)."""
-    from api.app import create_app
-
-    return create_app(Settings(), InstantCrew())
 
 
 def _timed(call: Callable[[], object]) -> float:
@@ -96,8 +67,8 @@ def run(n: int, fake: bool) -> int:
 
     crew: SupportCrew
     if fake:
-        crew = InstantCrew()
-        target = "bench.api_layer:create_instant_app"
+        crew = instant_crew()
+        target = "bench.fake_crew:create_instant_app"
     else:
         from crew.service import SupportDesk
 
@@ -107,19 +78,12 @@ def run(n: int, fake: bool) -> int:
     server = start_uvicorn(target, port, env)
     base = f"http://127.0.0.1:{port}"
     try:
+        try:
+            wait_ready(base, server, 120)
+        except ApiStartFailed as exc:
+            _out(f"the API server did not become ready: {exc}")
+            return 1
         with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass  # server still starting
-                if time.monotonic() > deadline or server.poll() is not None:
-                    _out("the API server did not become ready")
-                    return 1
-                time.sleep(0.2)
-
             rows: list[tuple[str, list[float], list[float]]] = []
             cases: list[tuple[str, Callable[[str], object], Callable[[str], httpx.Response]]] = [
                 (
@@ -154,10 +118,10 @@ def run(n: int, fake: bool) -> int:
         f"{'in-process p95':>15s} {'HTTP p95':>10s}"
     )
     for name, inproc, http in rows:
-        p50_in, p50_http = statistics.median(inproc), statistics.median(http)
+        p50_in, p50_http = median(inproc), median(http)
         _out(
             f"{name:20s} {p50_in:13.2f}ms {p50_http:8.2f}ms {p50_http - p50_in:8.2f}ms "
-            f"{percentile(inproc, 0.95):13.2f}ms {percentile(http, 0.95):8.2f}ms"
+            f"{percentile(inproc, 95):13.2f}ms {percentile(http, 95):8.2f}ms"
         )
     return 0
 

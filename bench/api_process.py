@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +46,43 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Readiness:
+    listening_seconds: float  # first HTTP answer of any status (the crew may still be loading)
+    ready_seconds: float  # first /readyz 200
+
+
+def wait_ready(
+    base_url: str,
+    process: subprocess.Popen[bytes] | None,
+    timeout: float = READY_TIMEOUT_SECONDS,
+    *,
+    started: float | None = None,
+    interval: float = 0.05,
+    log: Callable[[], str] = lambda: "",
+) -> Readiness:
+    """Poll `base_url`/readyz until it answers 200. Times count from `started` (a `time.perf_counter()`,
+    default now). Raises `ApiStartFailed`, with `log()` in the message, when `process` exits first or
+    `timeout` seconds pass."""
+    started = time.perf_counter() if started is None else started
+    deadline = started + timeout
+    listening = 0.0
+    with httpx.Client(base_url=base_url, timeout=2.0) as client:
+        while time.perf_counter() < deadline:
+            if process is not None and process.poll() is not None:
+                raise ApiStartFailed(f"the API exited with {process.returncode}: {log()}")
+            try:
+                status = client.get("/readyz").status_code
+            except httpx.TransportError:
+                status = 0  # not listening yet: keep polling
+            if status and not listening:
+                listening = time.perf_counter() - started
+            if status == 200:
+                return Readiness(listening, time.perf_counter() - started)
+            time.sleep(interval)
+    raise ApiStartFailed(f"/readyz did not answer 200 within {timeout:.0f} s: {log()}")
 
 
 def start_uvicorn(target: str, port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
@@ -172,23 +209,8 @@ class ApiProcess:
         return self
 
     def _wait_ready(self, started: float) -> None:
-        deadline = started + READY_TIMEOUT_SECONDS
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
-            while time.perf_counter() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise ApiStartFailed(f"the API exited with {self.process.returncode}: {self.log_tail()}")
-                try:
-                    status = client.get("/readyz").status_code
-                except httpx.TransportError:
-                    status = 0  # not listening yet: keep polling
-                if status and not self.listening_seconds:
-                    self.listening_seconds = time.perf_counter() - started
-                if status == 200:
-                    self.ready_seconds = time.perf_counter() - started
-                    return
-                time.sleep(0.05)
-        raise ApiStartFailed(f"/readyz did not answer 200 within {READY_TIMEOUT_SECONDS:.0f} s: {self.log_tail()}")
+        readiness = wait_ready(self.base_url, self.process, READY_TIMEOUT_SECONDS, started=started, log=self.log_tail)
+        self.listening_seconds, self.ready_seconds = readiness.listening_seconds, readiness.ready_seconds
 
     def log_tail(self, chars: int = 1500) -> str:
         path = self.workdir / "serve.log"

@@ -20,7 +20,7 @@ from typing import Any
 from bench.api_process import AccountTemplate, ApiStartFailed
 from bench.context import ACCOUNTS, BenchContext
 from bench.report import public, write_chart, write_text
-from bench.scenarios import hosted, local, ratelimit, startup
+from bench.scenarios import hosted, kb_search, local, ratelimit, startup
 
 Scenario = Callable[[BenchContext], dict[str, Any]]
 SCENARIOS: dict[str, Scenario] = {
@@ -29,6 +29,7 @@ SCENARIOS: dict[str, Scenario] = {
     "hosted-slow": hosted.run_hosted_slow,
     "hybrid": hosted.run_hybrid,
     "ratelimit": ratelimit.run,
+    "kb-search": kb_search.run,
 }
 
 

@@ -8,14 +8,13 @@ Each request's wall time is split into *ours* (time inside `LocalLLM.respond`, i
 and composer, plus the knowledge-base tool's `_run`) and *CrewAI* (everything else: Flow, crews, agent
 executors, prompt building, events, output conversion). The model is instant, so this is the framework
 cost a real model's latency would add to. A `direct` row runs router + KB search + composer without
-CrewAI, as the floor.
+CrewAI, as the floor. Last, the knowledge-base search alone, per query (`bench.scenarios.kb_search`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import threading
@@ -25,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.scenarios import kb_search
+from bench.stats import median, percentile
 from desk.settings import Settings
 
 SINGLE_MESSAGES = (
@@ -66,13 +67,6 @@ class Row:
     crewai_p50_ms: float
     ours_share: float
     model_calls: int
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The value at `fraction` (0..1) of the sorted values, by nearest index; shared by our benchmarks."""
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def build_timed_desk(settings: Settings, stopwatch: Stopwatch) -> Any:
@@ -130,10 +124,10 @@ def measure(
     return Row(
         scenario=name,
         runs=runs,
-        p50_ms=statistics.median(totals) * 1000,
-        p95_ms=percentile(totals, 0.95) * 1000,
-        ours_p50_ms=statistics.median(ours) * 1000,
-        crewai_p50_ms=statistics.median(crewai) * 1000,
+        p50_ms=median(totals) * 1000,
+        p95_ms=percentile(totals, 95) * 1000,
+        ours_p50_ms=median(ours) * 1000,
+        crewai_p50_ms=median(crewai) * 1000,
         ours_share=sum(ours) / sum(totals),
         model_calls=calls,
     )
@@ -190,11 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure("complex (5 tasks)", desk.handle, COMPLEX_MESSAGES, args.runs, args.warmup, stopwatch),
             direct_baseline(args.runs, stopwatch),
         ]
+    search = kb_search.measure(SINGLE_MESSAGES + COMPLEX_MESSAGES, rounds=args.runs)
     if args.json:
-        payload = {"build_seconds": build_seconds, "rows": [row.__dict__ for row in rows]}
+        payload = {"build_seconds": build_seconds, "rows": [row.__dict__ for row in rows], "kb_search": search}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
-        sys.stdout.write(f"desk build (import crewai + parts): {build_seconds:.1f} s\n\n{render(rows)}\n")
+        sys.stdout.write(
+            f"desk build (import crewai + parts): {build_seconds:.1f} s\n\n{render(rows)}\n\n"
+            f"knowledge-base search alone: {search['mean_us']:.0f} us per query on average, "
+            f"p50 {search['p50_us']:.0f} us, p95 {search['p95_us']:.0f} us ({search['queries']} queries)\n"
+        )
     return 0
 
 

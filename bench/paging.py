@@ -11,23 +11,18 @@ crew runs, so it should hardly matter). A benchmark, not a test: it writes only 
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from bench.api_process import base_env, free_port, minted_integrator_token, start_uvicorn
-from bench.crew_latency import percentile
+from bench.api_process import ApiStartFailed, base_env, free_port, minted_integrator_token, start_uvicorn, wait_ready
 from bench.local_receiver import LocalReceiver
-from crew.models import Category, Classification, Priority, Route, SupportResult, ThreadMessage
-from desk.settings import Settings
+from bench.stats import median, percentile
 
 SECRET = "oncall-benchmark-secret-0123456789-abcdefgh"  # noqa: S105 - a throw-away server on loopback
 WEBHOOK_SECRET = "oncall-benchmark-webhook-secret"  # noqa: S105 - a throw-away receiver on loopback
@@ -35,57 +30,9 @@ FLAGGED = "There is smoke coming out of the device you sold me and it smells of 
 AUTO = "My account was hacked and someone is buying things with my card right now."
 
 
-class InstantCrew:
-    """Answers at once (`--fake`); rates the AUTO message an urgent escalation like the real classifier."""
-
-    def classify(self, message: str) -> Classification:
-        urgent = "hacked" in message
-        return Classification(
-            category=Category.ESCALATION if urgent else Category.GENERAL,
-            priority=Priority.URGENT if urgent else Priority.MEDIUM,
-            confidence=0.9,
-            is_complex=False,
-        )
-
-    def handle(
-        self,
-        message: str,
-        *,
-        route: Route = Route.AUTO,
-        emergency: bool = False,
-        history: Sequence[ThreadMessage] = (),
-        context: Mapping[str, Any] | None = None,
-        classification: Classification | None = None,
-    ) -> SupportResult:
-        return SupportResult(
-            reply="A person has been alerted.",
-            agent_type=Route.ESCALATION,
-            classification=classification or self.classify(message),
-        )
-
-
-def create_instant_app() -> Any:
-    """uvicorn factory for `--fake` (settings from the environment the benchmark sets)."""
-    from api.app import create_app
-
-    return create_app(Settings(), InstantCrew())
-
-
 def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-
-
-def _wait_ready(client: httpx.Client, server: subprocess.Popen[bytes], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if client.get("/readyz").status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass  # still starting
-        time.sleep(0.2)
-    return False
 
 
 def _file(client: httpx.Client, index: int) -> tuple[str, bool, float, float]:
@@ -117,16 +64,18 @@ def run(n: int, concurrency: int, fake: bool) -> int:
             },
         )
         token = minted_integrator_token(env["DATABASE_URL"], SECRET)
-        target = "bench.paging:create_instant_app" if fake else "api.app:create_app"
+        target = "bench.fake_crew:create_instant_app" if fake else "api.app:create_app"
         port = free_port()
         server = start_uvicorn(target, port, env)
         try:
+            try:
+                wait_ready(f"http://127.0.0.1:{port}", server, 180)
+            except ApiStartFailed as exc:
+                _out(f"the API server did not become ready: {exc}")
+                return 1
             with httpx.Client(
                 base_url=f"http://127.0.0.1:{port}", timeout=120, headers={"Authorization": f"Bearer {token}"}
             ) as client:
-                if not _wait_ready(client, server, 180):
-                    _out("the API server did not become ready")
-                    return 1
                 _file(client, 0)  # warm-up (first crew run, first connection); not counted
                 receiver.wait_for(lambda r: len(r) >= 1, 10)
                 baseline = len(receiver.received)
@@ -168,15 +117,12 @@ def _report(
     for name, values in latencies.items():
         if values:
             _out(
-                f"  {name:8s} n={len(values):3d}  p50 {statistics.median(values):8.2f} ms  "
-                f"p95 {percentile(values, 0.95):8.2f} ms  max {max(values):8.2f} ms"
+                f"  {name:8s} n={len(values):3d}  p50 {median(values):8.2f} ms  "
+                f"p95 {percentile(values, 95):8.2f} ms  max {max(values):8.2f} ms"
             )
-    _out(
-        f"  (the request itself, crew included: p50 {statistics.median(answered):.2f} ms, "
-        f"p95 {percentile(answered, 0.95):.2f} ms)"
-    )
+    _out(f"  (the request itself, crew included: p50 {median(answered):.2f} ms, p95 {percentile(answered, 95):.2f} ms)")
     _out(f"  pages missing: {len(missing)}, bad signatures: {bad_signatures}")
-    p95 = percentile(latencies["all"], 0.95) if latencies["all"] else float("inf")
+    p95 = percentile(latencies["all"], 95) if latencies["all"] else float("inf")
     _out(f"  target p95 < 1000 ms: {'met' if p95 < 1000 and not missing else 'NOT met'}")
     return 0 if not missing and not bad_signatures else 1
 

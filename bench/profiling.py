@@ -20,13 +20,20 @@ Sequential measurements in one quiet process, each after a warm-up (lazy imports
    profiler): the top functions by self time, and self time per package, which splits the crew's CPU
    between CrewAI (+ pydantic/asyncio it drives), our local model and our crew glue.
 
+Self time goes to the package of the code's module (`package_of`): our layers by name (`api`, `desk`,
+`crew`, `security`; `crew.local_model` apart), `stdlib` (built-in functions included), and every other
+package by its top-level name (`crewai`, `pydantic_core`, `sqlalchemy`, ...). The module comes from the
+code object's file as Python imported it (`sys.modules`, else `sys.path`), never from path strings of this
+repository's layout, so moving a file moves its time with it.
+
 `ours` = API layer + our crew glue (its profiled share of `crew`); the local model is reported apart
 (`local_model`) and is *not* counted in `ours` (as before: it stands in for a hosted model).
 `ours_share` = ours / (api_layer + crew); `ours_share_with_local_model` adds the local model to `ours`.
 `ours_share_by_job` counts only the jobs the issue lists as our code: a cProfile of step 2 (`API_JOBS`,
-cumulative time of the functions that do auth, limits, sanitising, case writes, audit and the response,
-libraries included) plus the crew glue; the rest of the API layer (`framework_and_rest`) is FastAPI,
-Starlette, anyio and asyncio handling the request, our middleware, and the test client's portal plumbing.
+the time spent inside the modules and functions that do auth, limits, sanitising, case writes, audit and
+the response, libraries they call included) plus the crew glue; the rest of the API layer
+(`framework_and_rest`) is FastAPI, Starlette, anyio and asyncio handling the request, our middleware, and
+the test client's portal plumbing.
 Timings under cProfile are inflated several-fold for call-heavy code, so only shares are taken from the
 profile, never times. Background work that runs per second rather than per request (the on-call worker
 polls every ONCALL_WORKER_POLL_SECONDS) weighs less in the short instant-crew run than in `full`.
@@ -36,26 +43,36 @@ from __future__ import annotations
 
 import cProfile
 import json
+import os
 import pstats
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from crew.models import Classification, Route, SupportCrew, SupportResult, ThreadMessage
+from bench.fake_crew import FakeCrew, HandleCall
+from crew.models import Classification, Route, SupportCrew, SupportResult
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-REPO = Path(__file__).resolve().parents[2]
-OUR_DIRS = tuple(str(REPO / name) + "/" for name in ("api", "crew", "security"))
+# Our code, as top-level packages; `ours` in the shares is their sum (the local model is counted apart).
+OUR_LAYERS = ("api", "desk", "crew", "security")
+LOCAL_MODEL = "crew.local_model"  # stands in for a hosted model, so it is not "ours" in the shares
+STDLIB = "stdlib"
 # Blocking primitives: their "self time" under a wall-clock profiler is waiting, not CPU.
 WAITING = ("acquire", "get' of '_queue", "select", "poll", "sleep", "wait", "join", "control' of 'select")
+# cProfile names C functions by a label instead of a file: "<built-in method time.perf_counter>",
+# "<method 'append' of 'list' objects>", "<method 'validate_python' of 'pydantic_core._pydantic_core.X' objects>".
+_C_OWNER = re.compile(r"<(?:built-in method (?P<function>[\w.]+)|method '\w+' of '(?P<type>[\w.]+)' objects)")
+_FROZEN = re.compile(r"<frozen (?P<module>[\w.]+)>")
+
+ProfileKey = tuple[str, int, str]  # (file, first line, function name), as pstats keys them
 
 
 class ThreadProfiles:
@@ -94,36 +111,96 @@ class ThreadProfiles:
         return merged
 
 
-def owner(filename: str) -> str:
-    if "/site-packages/crewai/" in filename:
-        return "crewai"
-    if filename.startswith(str(REPO / "crew" / "local_model")):
-        return "local_model"
-    if filename.startswith(OUR_DIRS):
-        return "ours"
-    if "/site-packages/" in filename:
-        return filename.split("/site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-    return "python"
+class Modules:
+    """The module each profiled function belongs to, from the file its code was loaded from."""
+
+    def __init__(self) -> None:
+        self._by_file: dict[str, str] = {}
+        for name, module in list(sys.modules.items()):
+            filename = getattr(module, "__file__", None)
+            # A module run as a script is also `__main__`: its name comes from sys.path below instead.
+            if isinstance(filename, str) and name not in ("__main__", "__mp_main__"):
+                self._by_file[os.path.realpath(filename)] = name
+        # Longest first: site-packages lies inside the stdlib's folder, and the venv inside the checkout.
+        roots = {os.path.realpath(entry) for entry in sys.path if entry and os.path.isdir(entry)}
+        self._roots = sorted(roots, key=len, reverse=True)
+        self._memo: dict[tuple[str, str], str] = {}
+
+    def module(self, key: ProfileKey) -> str:
+        filename, _line, function = key
+        memo_key = (filename, function if filename == "~" else "")
+        if memo_key not in self._memo:
+            self._memo[memo_key] = self._module(filename, function)
+        return self._memo[memo_key]
+
+    def _module(self, filename: str, function: str) -> str:
+        if filename == "~":
+            match = _C_OWNER.match(function)
+            dotted = (match.group("function") or match.group("type")) if match else ""
+            return dotted.rpartition(".")[0] or "builtins"
+        frozen = _FROZEN.match(filename)
+        if frozen:
+            return frozen.group("module")
+        if filename.startswith("<"):
+            return "<generated>"  # code made at run time (dataclass __init__, namedtuple, exec): no file
+        path = os.path.realpath(filename)
+        if path in self._by_file:
+            return self._by_file[path]
+        for root in self._roots:
+            if path.startswith(root + os.sep):
+                relative = os.path.splitext(path[len(root) + 1 :])[0]
+                return relative.replace(os.sep, ".").removesuffix(".__init__")
+        return "<unknown>"
 
 
-def _label(filename: str, line: int, function: str) -> str:
-    return function if filename == "~" else f"{Path(filename).name}:{line}({function})"
+def package_of(module: str) -> str:
+    """The bucket a module's time goes to: our layer, `crew.local_model`, `stdlib`, or a package's name."""
+    if module == LOCAL_MODEL or module.startswith(LOCAL_MODEL + "."):
+        return LOCAL_MODEL
+    top = module.split(".", 1)[0]
+    if top in sys.stdlib_module_names or top == "builtins":
+        return STDLIB
+    return top
+
+
+def _busy(stats: pstats.Stats) -> dict[ProfileKey, Any]:
+    raw: dict[ProfileKey, Any] = stats.stats  # type: ignore[attr-defined]
+    return {key: value for key, value in raw.items() if not any(w in key[2] for w in WAITING)}
+
+
+def _label(key: ProfileKey, modules: Modules) -> str:
+    filename, line, function = key
+    return function if filename == "~" else f"{modules.module(key)}:{line}({function})"
+
+
+def package_shares(stats: pstats.Stats, modules: Modules | None = None) -> dict[str, float]:
+    """Busy self time per package (`package_of`), as shares of all busy self time; largest first."""
+    modules = modules or Modules()
+    busy = _busy(stats)
+    total = sum(value[2] for value in busy.values()) or 1e-9
+    by_package: dict[str, float] = {}
+    for key, value in busy.items():
+        package = package_of(modules.module(key))
+        by_package[package] = by_package.get(package, 0.0) + value[2]
+    return {k: round(v / total, 4) for k, v in sorted(by_package.items(), key=lambda kv: -kv[1])}
+
+
+def ours_share_of(shares: Mapping[str, float]) -> float:
+    """The share of our layers (`OUR_LAYERS`) in package shares; the local model is not among them."""
+    return sum(shares.get(layer, 0.0) for layer in OUR_LAYERS)
 
 
 def profile_summary(stats: pstats.Stats, requests: int, top: int) -> dict[str, Any]:
-    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    busy = {key: value for key, value in raw.items() if not any(w in key[2] for w in WAITING)}
+    modules = Modules()
+    busy = _busy(stats)
     total = sum(value[2] for value in busy.values()) or 1e-9
-    by_owner: dict[str, float] = {}
-    for (filename, _line, _function), value in busy.items():
-        by_owner[owner(filename)] = by_owner.get(owner(filename), 0.0) + value[2]
     rows = sorted(busy.items(), key=lambda item: item[1][2], reverse=True)[:top]
     return {
-        "self_share_by_package": {k: round(v / total, 4) for k, v in sorted(by_owner.items(), key=lambda kv: -kv[1])},
+        "self_share_by_package": package_shares(stats, modules),
         "top": [
             {
-                "function": _label(*key),
-                "owner": owner(key[0]),
+                "function": _label(key, modules),
+                "package": package_of(modules.module(key)),
                 "self_share": round(value[2] / total, 4),
                 "calls_per_request": round(value[1] / requests, 1),
             }
@@ -132,33 +209,48 @@ def profile_summary(stats: pstats.Stats, requests: int, top: int) -> dict[str, A
     }
 
 
-# The API layer's jobs, each by the functions that do it. Cumulative time, so the libraries they call
-# (python-jose, limits, bleach, SQLAlchemy and sqlite3, hashlib) count to the job; what none of them
-# covers is the web framework's request handling (FastAPI, Starlette, anyio, asyncio) and the middleware.
-API_JOBS: dict[str, tuple[tuple[str, str], ...]] = {
-    "auth": (("api/deps.py", "get_current_user"),),
-    "rate_limit": (("desk/ratelimit.py", "hit_customer"),),
-    "sanitising": (("desk/intake.py", "sanitise_request"), ("desk/intake.py", "_clean_result")),
-    "cases_db": (("desk/cases.py", "open_case"), ("desk/cases.py", "record_answer")),
-    "audit": (("desk/audit.py", "record"),),
-    "response": (("api/responses.py", "model_response"),),
+# The API layer's jobs, each by the modules or functions ("module:function") that do it. A module counts
+# with the time spent inside it from every call into it from outside; a function with its cumulative time.
+# Either way the libraries they call (python-jose, limits, bleach, SQLAlchemy and sqlite3, hashlib) count to
+# the job; what none of them covers is the web framework's request handling (FastAPI, Starlette, anyio,
+# asyncio) and the middleware.
+API_JOBS: dict[str, tuple[str, ...]] = {
+    "auth": ("api.deps:get_current_user",),
+    "rate_limit": ("desk.ratelimit",),
+    "sanitising": ("security.sanitize",),
+    "cases_db": ("desk.cases",),
+    "audit": ("desk.audit",),
+    "response": ("api.responses",),
 }
 
 
-def job_shares(stats: pstats.Stats, jobs: Mapping[str, Sequence[tuple[str, str]]]) -> dict[str, float]:
-    """Each job's cumulative time as a share of all busy self time in `stats`."""
-    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    total = sum(value[2] for key, value in raw.items() if not any(w in key[2] for w in WAITING)) or 1e-9
-    return {
-        job: round(
-            sum(
-                value[3]
-                for (filename, _line, function), value in raw.items()
-                if any(filename.endswith(suffix) and function == name for suffix, name in targets)
+def _in(module: str, target_module: str) -> bool:
+    return module == target_module or module.startswith(target_module + ".")
+
+
+def _target_time(raw: Mapping[ProfileKey, Any], modules: Modules, target: str) -> float:
+    target_module, _, function = target.partition(":")
+    seconds = 0.0
+    for key, value in raw.items():
+        if not _in(modules.module(key), target_module):
+            continue
+        if function:
+            seconds += value[3] if key[2] == function.rpartition(".")[2] else 0.0
+        else:  # calls from outside the module only, so its own nested calls are not counted twice
+            callers: dict[ProfileKey, tuple[Any, ...]] = value[4]
+            seconds += sum(
+                times[3] for caller, times in callers.items() if not _in(modules.module(caller), target_module)
             )
-            / total,
-            4,
-        )
+    return seconds
+
+
+def job_shares(stats: pstats.Stats, jobs: Mapping[str, Sequence[str]]) -> dict[str, float]:
+    """Each job's time (its targets' time, see `API_JOBS`) as a share of all busy self time in `stats`."""
+    modules = Modules()
+    raw: dict[ProfileKey, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(value[2] for value in _busy(stats).values()) or 1e-9
+    return {
+        job: round(sum(_target_time(raw, modules, target) for target in targets) / total, 4)
         for job, targets in jobs.items()
     }
 
@@ -178,47 +270,36 @@ class CrewCall:
             crew.handle(self.message, **self.handle_kwargs)
 
 
-@dataclass
-class RecordingCrew:
-    """The real crew, plus a record of every call made on it (the app hands requests to the crew only
-    through the `SupportCrew` methods, so the record is exactly the crew's share of the requests)."""
+class RecordingCrew(FakeCrew):
+    """The real crew, plus a record of every call made on it with the real crew's answer (the app hands
+    requests to the crew only through the `SupportCrew` methods, so the record is exactly the crew's share
+    of the requests)."""
 
-    crew: SupportCrew
-    calls: list[CrewCall] = field(default_factory=list)
+    def __init__(self, crew: SupportCrew) -> None:
+        super().__init__()
+        self.crew = crew
+        self.recorded: list[CrewCall] = []
 
     def classify(self, message: str) -> Classification:
         result = self.crew.classify(message)
-        self.calls.append(CrewCall(message, result))
+        self.recorded.append(CrewCall(message, result))
         return result
 
-    def handle(
-        self,
-        message: str,
-        *,
-        route: Route = Route.AUTO,
-        emergency: bool = False,
-        history: Sequence[ThreadMessage] = (),
-        context: Mapping[str, Any] | None = None,
-        classification: Classification | None = None,
-    ) -> SupportResult:
-        kwargs: dict[str, Any] = {
-            "route": route,
-            "emergency": emergency,
-            "history": history,
-            "context": context,
-            "classification": classification,
-        }
+    def answer(self, call: HandleCall) -> SupportResult:
+        kwargs: dict[str, Any] = {**call}
+        message = kwargs.pop("message")
         result = self.crew.handle(message, **kwargs)
-        self.calls.append(CrewCall(message, result, kwargs))
+        self.recorded.append(CrewCall(message, result, kwargs))
         return result
 
 
-class ReplayCrew:
+class ReplayCrew(FakeCrew):
     """An instant crew: answers each call the recording saw with the recorded result (same route, same
     classification, same reply and citations), so the app around it does the same work as with the real
     crew, minus the crew. An unrecorded call is a bug in the harness, not something to paper over."""
 
     def __init__(self, calls: Sequence[CrewCall]) -> None:
+        super().__init__()
         self._classified: dict[str, Classification] = {}
         self._handled: dict[tuple[str, Route, bool], SupportResult] = {}
         for call in calls:
@@ -231,17 +312,8 @@ class ReplayCrew:
     def classify(self, message: str) -> Classification:
         return self._classified[message]
 
-    def handle(
-        self,
-        message: str,
-        *,
-        route: Route = Route.AUTO,
-        emergency: bool = False,
-        history: Sequence[ThreadMessage] = (),
-        context: Mapping[str, Any] | None = None,
-        classification: Classification | None = None,
-    ) -> SupportResult:
-        return self._handled[(message, route, emergency)]
+    def answer(self, call: HandleCall) -> SupportResult:
+        return self._handled[(call["message"], call["route"], call["emergency"])]
 
 
 def app_cpu(
@@ -273,6 +345,17 @@ def app_cpu(
         return (time.process_time() - process_before) - (time.thread_time() - client_before)
 
 
+def request_profile(
+    app: FastAPI, items: Sequence[dict[str, Any]], warmup: Sequence[dict[str, Any]], credentials: dict[str, str] | str
+) -> pstats.Stats:
+    """A cProfile of sending `items` (after `warmup`) through `app` in-process, on every thread but the test
+    client's calling thread: the app runs on the client's portal thread and on worker threads."""
+    profiles = ThreadProfiles()
+    with profiles.active(include_caller=False):
+        app_cpu(app, items, warmup, credentials)
+    return profiles.stats()
+
+
 def profile(plan: dict[str, Any]) -> dict[str, Any]:
     from api.app import create_app
     from crew.service import SupportDesk
@@ -290,8 +373,8 @@ def profile(plan: dict[str, Any]) -> dict[str, Any]:
 
     # 1. The whole app with the real crew; the record keeps only the measured requests' calls.
     recorder = RecordingCrew(desk)
-    full_cpu = app_cpu(create_app(settings, crew=recorder), chosen, warmup, credentials, recorder.calls.clear)
-    calls = list(recorder.calls)
+    full_cpu = app_cpu(create_app(settings, crew=recorder), chosen, warmup, credentials, recorder.recorded.clear)
+    calls = list(recorder.recorded)
 
     # 2. The same requests through the app with an instant crew: the API layer alone.
     api_app = create_app(settings, crew=ReplayCrew(calls))
@@ -307,10 +390,7 @@ def profile(plan: dict[str, Any]) -> dict[str, Any]:
         algorithm=settings.algorithm,
         expires_minutes=60,
     )
-    api_profiles = ThreadProfiles()
-    with api_profiles.active(include_caller=False):
-        app_cpu(create_app(settings, crew=ReplayCrew(calls)), chosen * repeats, warmup, token)
-    api_stats = api_profiles.stats()
+    api_stats = request_profile(create_app(settings, crew=ReplayCrew(calls)), chosen * repeats, warmup, token)
     api_summary = profile_summary(api_stats, count * repeats, int(plan.get("top", 15)))
     api_jobs = job_shares(api_stats, API_JOBS)
     api_jobs_ms = {job: round(share * api_cpu * 1000 / count, 3) for job, share in api_jobs.items()}
@@ -331,9 +411,9 @@ def profile(plan: dict[str, Any]) -> dict[str, Any]:
             call.replay(desk)
     summary = profile_summary(profiles.stats(), count, int(plan.get("top", 15)))
     shares = summary["self_share_by_package"]
-    glue_cpu = crew_cpu * shares.get("ours", 0.0)
-    model_cpu = crew_cpu * shares.get("local_model", 0.0)
-    ours = api_cpu + glue_cpu
+    glue_cpu = crew_cpu * ours_share_of(shares)
+    model_cpu = crew_cpu * shares.get(LOCAL_MODEL, 0.0)
+    ours_cpu = api_cpu + glue_cpu
     total = api_cpu + crew_cpu
     per_request = {
         "full": full_cpu,
@@ -350,8 +430,8 @@ def profile(plan: dict[str, Any]) -> dict[str, Any]:
         "api_layer_requests": count * repeats,
         "cpu_ms_per_request": {k: round(v * 1000 / count, 2) for k, v in per_request.items()},
         "ours_parts": ["api_layer", "crew_glue"],
-        "ours_share": round(ours / total, 4) if total > 0 else 0.0,
-        "ours_share_with_local_model": round((ours + model_cpu) / total, 4) if total > 0 else 0.0,
+        "ours_share": round(ours_cpu / total, 4) if total > 0 else 0.0,
+        "ours_share_with_local_model": round((ours_cpu + model_cpu) / total, 4) if total > 0 else 0.0,
         # The issue's own list of our code (auth, limits, sanitising, database, audit, routing glue), without
         # the web framework's request handling that the strict `ours_share` also counts as ours.
         "ours_share_by_job": round((jobs_cpu + glue_cpu) / total, 4) if total > 0 else 0.0,

@@ -66,7 +66,7 @@ def write_text(result: dict[str, Any], out: TextIO) -> None:
     out.write(f"\n== {result['scenario']} ==\n")
     if "levels" in result:
         out.write(level_table(result["levels"]) + "\n")
-    for key in ("non_complex", "burst", "calm_baseline", "calm_during_burst", "multi_worker_skipped"):
+    for key in ("non_complex", "burst", "calm_baseline", "calm_during_burst", "multi_worker_skipped", "kb_search"):
         if key in result:
             out.write(f"{key}: {json.dumps(result[key])}\n")
     for key in (
@@ -97,8 +97,8 @@ def write_text(result: dict[str, Any], out: TextIO) -> None:
             out.write(f"API layer self time by package: {json.dumps(profile['api_layer_self_share_by_package'])}\n")
         out.write(
             table(
-                ["function (crew run)", "owner", "self share", "calls/req"],
-                [[e["function"], e["owner"], e["self_share"], e["calls_per_request"]] for e in profile["top"][:10]],
+                ["function (crew run)", "package", "self share", "calls/req"],
+                [[e["function"], e["package"], e["self_share"], e["calls_per_request"]] for e in profile["top"][:10]],
             )
             + "\n"
         )

@@ -24,12 +24,19 @@ class Sample:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0.0 for no values."""
+    """The q-th percentile (q in 0..100) by linear interpolation between the closest ranks: the value at
+    position q/100 * (n - 1) of the sorted values. This is numpy's default (`method="linear"`) and
+    `statistics.quantiles(method="inclusive")`, and at q=50 it is `statistics.median`; every benchmark
+    uses this one definition, so their p95s compare. 0.0 for no values (a level without answers)."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be within 0..100, got {q}")
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+    position = q / 100 * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
 def median(values: Sequence[float]) -> float:

@@ -15,7 +15,7 @@ import pytest
 
 from bench.commands import SCENARIOS, bench
 from bench.fake_answers import completion
-from bench.stats import Sample, percentile, steady_throughput
+from bench.stats import Sample, steady_throughput
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +71,9 @@ def test_local_levels_and_profile(run: dict[str, Any]) -> None:
     jobs = profile["api_layer_ms_by_job"]
     assert {"auth", "rate_limit", "sanitising", "cases_db", "audit"} <= set(jobs) and jobs["cases_db"] > 0
     assert profile["top"] and abs(sum(profile["self_share_by_package"].values()) - 1) < 0.01
+    # Our crew glue and the local model have CPU of their own (attributed by package, whatever the paths).
+    assert profile["cpu_ms_per_request"]["crew_glue"] > 0 and profile["cpu_ms_per_request"]["local_model"] > 0
+    assert profile["api_layer_self_share_by_package"]["api"] > 0
     assert (run["out"] / "local.png").stat().st_size > 1000
 
 
@@ -133,9 +136,7 @@ def test_fake_model_answers_each_prompt_kind() -> None:
     assert "[KB-005]" in second["choices"][0]["message"]["content"]
 
 
-def test_percentiles_and_steady_window() -> None:
-    assert percentile([], 50) == 0.0
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0 and percentile([1.0, 2.0, 3.0, 4.0], 99) == 4.0
+def test_steady_window() -> None:
     samples = [Sample(200, 0.0, 0.5), Sample(200, 0.5, 1.5), Sample(500, 1.0, 1.6), Sample(200, 1.5, 2.5)]
     assert steady_throughput(samples, 1.0, 2.0) == 1.0  # one success inside the window [1, 2]
     assert Path(__file__).name == "test_bench.py"
