@@ -75,6 +75,10 @@ class Account(Base):
 
 
 class Case(Base):
+    # Tokens carry the version they were issued under (`ver`); disabling an account bumps it, so its tokens
+    # stay dead even after the account is enabled again.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_customer_created", "customer_id", "created_at"),
