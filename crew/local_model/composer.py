@@ -33,8 +33,6 @@ EMERGENCY_NUMBERS = "112 in Europe, 911 in North America"
 
 _MAX_STEPS = 6
 _MAX_LEAD_SENTENCES = 2
-_MAX_SECONDARY_ARTICLES = 2
-_SECONDARY_MIN_SHARE = 0.5
 
 _TEAM_NAMES = {
     Route.BILLING: "billing team",
@@ -127,15 +125,6 @@ def _article_answer(hit: KnowledgeHit, query: list[dict[str, float]], *, max_ste
     return "\n\n".join(part for part in parts if part)
 
 
-def _secondary_line(hit: KnowledgeHit, query: list[dict[str, float]]) -> str | None:
-    """One sentence from a further article, only when a sentence of it shares a word with the message."""
-    units = [unit for unit in _units(hit.body) if not unit.text.endswith(":")]
-    best = min(units, key=lambda unit: (-_relevance(unit, query), unit.position))
-    if _relevance(best, query) < 1.0:
-        return None
-    return f'Also relevant, from "{hit.title}": {best.text} [{hit.article_id}]'
-
-
 def _no_article_text(team: str) -> str:
     return (
         "I looked through our help centre but found no article that covers this, so rather than guess, this "
@@ -160,14 +149,9 @@ def _escalation_opening(emergency: bool) -> str:
 
 
 def _grounded_body(message: str, hits: Sequence[KnowledgeHit]) -> str:
-    query = expand_query(message)
-    sections = [_article_answer(hits[0], query)]
-    for hit in hits[1 : 1 + _MAX_SECONDARY_ARTICLES]:
-        # A much weaker match is more likely to distract than to help.
-        line = _secondary_line(hit, query) if hit.score >= hits[0].score * _SECONDARY_MIN_SHARE else None
-        if line:
-            sections.append(line)
-    return "\n\n".join(sections)
+    """The best article's answer only: a second article's loosely related sentence read as padding, and the
+    desk lists only the articles a reply cites."""
+    return _article_answer(hits[0], expand_query(message))
 
 
 def compose_reply(message: str, route: Route, hits: Sequence[KnowledgeHit], *, emergency: bool = False) -> str:
