@@ -29,6 +29,7 @@ class StatusIn(BaseModel):
 
 
 class QueueItem(BaseModel):
+    kind: Literal["emergency", "needs_human"] = Field(description="Which queue: emergencies or needs a person")
     case_id: str
     status: str
     priority: str | None

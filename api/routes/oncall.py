@@ -3,7 +3,7 @@ case; staff read the queue of open escalations and the page outbox."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -142,10 +142,11 @@ def oncall_queue(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
+    kind: Annotated[Literal["emergency", "needs_human"] | None, Query(description="One queue only")] = None,
 ) -> QueueOut:
-    """Open escalations, emergencies first, with age and time to breach of the first-response target."""
+    """Cases with people (emergencies first) with age and time to breach of the first-response target."""
     now = utcnow()
-    items, total = actions.queue(session, now=now, limit=limit, offset=offset)
+    items, total = actions.queue(session, now=now, limit=limit, offset=offset, kind=kind)
     return QueueOut(
         items=[QueueItem.model_validate(item, from_attributes=True) for item in items],
         total=total,

@@ -27,6 +27,7 @@ WITH_PEOPLE = tuple(status.value for status in cases.WITH_PEOPLE)
 class QueueEntry:
     """One case in the people's queue: its state, its first-response clock and its pages."""
 
+    kind: str
     case_id: str
     status: str
     priority: str | None
@@ -91,7 +92,9 @@ def acknowledge(session: Session, case: Case, user: Principal, now: datetime) ->
 
 def staff_reply(session: Session, case: Case, user: Principal, text: str, now: datetime) -> bool:
     """Add a person's reply to the thread (the customer sees it). A reply acknowledges an unacknowledged case."""
-    case.messages.append(CaseMessage(author=Author.STAFF.value, text=text, citations=[], created_at=now))
+    case.messages.append(
+        CaseMessage(author=Author.STAFF.value, author_name=user.username, text=text, citations=[], created_at=now)
+    )
     acknowledged = case.status in WITH_PEOPLE and _acknowledge(session, case, user, now)
     case.updated_at = now
     session.commit()
@@ -120,7 +123,9 @@ def hand_back(session: Session, case: Case, user: Principal, now: datetime, *, n
     if case.status not in WITH_PEOPLE:
         raise Conflict("Only a case that is with people can be handed back.", code="case_not_escalated")
     if note is not None:
-        case.messages.append(CaseMessage(author=Author.STAFF.value, text=note, citations=[], created_at=now))
+        case.messages.append(
+            CaseMessage(author=Author.STAFF.value, author_name=user.username, text=note, citations=[], created_at=now)
+        )
     _ensure_state(session, case, now)
     _set(session, case.id, handed_back_at=now, handed_back_by=user.username, ack_due_at=None, updated_at=now)
     outbox.cancel_pending(session, case.id)
@@ -139,9 +144,21 @@ def _queue_order() -> Sequence[object]:
     return (emergency_first, priority, Case.created_at, Case.id)
 
 
-def queue(session: Session, *, now: datetime, limit: int, offset: int) -> tuple[list[QueueEntry], int]:
-    """Open escalations: emergencies first, then by priority, oldest first."""
-    where = Case.status.in_(WITH_PEOPLE)
+class QueueKind:
+    EMERGENCY = "emergency"
+    NEEDS_HUMAN = "needs_human"
+
+
+def queue(
+    session: Session, *, now: datetime, limit: int, offset: int, kind: str | None = None
+) -> tuple[list[QueueEntry], int]:
+    """Cases with people: emergencies first, then by priority, oldest first. `kind` picks one queue: the
+    emergency queue (escalated and taken emergencies) or the needs-human queue."""
+    where: ColumnElement[bool] = Case.status.in_(WITH_PEOPLE)
+    if kind == QueueKind.NEEDS_HUMAN:
+        where = Case.status == CaseStatus.NEEDS_HUMAN.value
+    elif kind == QueueKind.EMERGENCY:
+        where = Case.status.in_([s for s in WITH_PEOPLE if s != CaseStatus.NEEDS_HUMAN.value])
     total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
     rows = session.execute(
         select(Case, OncallCase)
@@ -174,6 +191,7 @@ def _queue_item(case: Case, state: OncallCase | None, pages: dict[str, int], now
     acknowledged = state is not None and state.acknowledged_at is not None
     to_breach = (due - now).total_seconds()
     return QueueEntry(
+        kind=QueueKind.NEEDS_HUMAN if case.status == CaseStatus.NEEDS_HUMAN.value else QueueKind.EMERGENCY,
         case_id=case.id,
         status=case.status,
         priority=case.priority,

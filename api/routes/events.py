@@ -1,0 +1,102 @@
+"""`/support/cases/{id}/events`: a case's changes as Server-Sent Events, for integrators and the web app.
+
+    curl -N -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/support/cases/$CASE/events
+
+Events: `message` (a new message in the thread, JSON like MessageOut) and `status` (`{"status": ...}`).
+The first events replay the thread and the current status; then the stream polls the case store every
+POLL_SECONDS (so it sees writes from every API process and worker) and ends after `wait` seconds; clients
+reconnect with `Last-Event-ID` (the last message id) to continue without repeats, as EventSource does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+
+from api.deps import ContextDep, CurrentUser, SessionDep
+from api.openapi import error_responses
+from api.validation import CaseIdPath
+from desk.case_events import CaseChanges, changes_since
+from desk.cases import get_case_for
+
+router = APIRouter(prefix="/support/cases", tags=["cases"])
+POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 15.0
+
+
+def _sse(event: str, data: object, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+def _encode(changes: CaseChanges, last_status: str | None) -> list[str]:
+    out = [
+        _sse(
+            "message",
+            {
+                "author": m.author,
+                "author_name": m.author_name,
+                "text": m.text,
+                "citations": m.citations,
+                "created_at": m.created_at.isoformat(),
+            },
+            m.id,
+        )
+        for m in changes.messages
+    ]
+    if changes.status != last_status:
+        out.append(_sse("status", {"status": changes.status}))
+    return out
+
+
+@router.get(
+    "/{case_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(401, 404, 422)},
+)
+def case_events(
+    case_id: CaseIdPath,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    wait: Annotated[float, Query(gt=0, le=300, description="Seconds before the stream ends")] = 25.0,
+    last_event_id: Annotated[int | None, Header(ge=0, le=2**62)] = None,
+) -> StreamingResponse:
+    """Stream the case's new messages and status changes as Server-Sent Events."""
+    case = get_case_for(session, user, case_id)  # 404 for a case this caller may not see
+    ctx.case_id, ctx.customer_id = case.id, case.customer_id
+    session_factory = request.app.state.session_factory
+
+    def poll(after: int) -> CaseChanges | None:
+        with session_factory() as poll_session:
+            return changes_since(poll_session, case_id, after)
+
+    async def stream() -> AsyncIterator[str]:
+        after, last_status = last_event_id or 0, None
+        deadline = time.monotonic() + wait
+        beat = time.monotonic() + HEARTBEAT_SECONDS
+        while True:
+            changes = await run_in_threadpool(poll, after)
+            if changes is None:
+                return
+            for chunk in _encode(changes, last_status):
+                yield chunk
+            after = changes.last_message_id or after
+            last_status = changes.status
+            if time.monotonic() >= deadline or await request.is_disconnected():
+                return
+            if time.monotonic() >= beat:
+                yield ": keep-alive\n\n"
+                beat = time.monotonic() + HEARTBEAT_SECONDS
+            await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
