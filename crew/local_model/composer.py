@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from crew.knowledge_base import KnowledgeHit, expand_query, terms
+from crew.local_model.thread import ThreadFacts, reports_all_done
 from crew.models import Category, Route
 
 CONTACT_HOURS = "Monday to Friday 8:00-20:00 and Saturday 9:00-17:00 (CET)"
@@ -168,6 +169,74 @@ def compose_reply(message: str, route: Route, hits: Sequence[KnowledgeHit], *, e
         f"{GREETING} Here is what should help.\n\n{_grounded_body(message, hits)}\n\n"
         f"{_CLOSING_PREFIX}, reply and tell us, and your case goes to a person from our {team}."
     )
+
+
+def _new_answer(hit: KnowledgeHit, query: list[dict[str, float]], thread: ThreadFacts) -> str | None:
+    """The parts of `hit` the customer has not been given yet (ranked by their new message), or None."""
+    units = _units(hit.body)
+    lead = [unit for unit in _lead(units, query) if not thread.already_given(unit.text)]
+    steps = [unit for unit in _steps(units, query, limit=len(units)) if not thread.already_given(unit.text)]
+    if not steps and not (lead and hit.article_id not in thread.cited):
+        return None
+    parts = []
+    if lead:
+        parts.append(" ".join(unit.text for unit in lead) + f" [{hit.article_id}]")
+    if steps:
+        numbered = "\n".join(f"{index}. {unit.text}" for index, unit in enumerate(steps[:_MAX_STEPS], start=1))
+        parts.append(f"{'Next' if lead else f'Next [{hit.article_id}]'}:\n{numbered}")
+    return "\n\n".join(parts)
+
+
+_SITUATION_MIN_RELEVANCE = 2.0
+
+
+def _where_they_are(hit: KnowledgeHit, query: list[dict[str, float]], thread: ThreadFacts) -> str | None:
+    """The customer's new facts located in steps we already gave: the last given step that matches what they
+    say now is where they are, so that step and the ones after it are the answer ("both charges are listed"
+    is the situation of "if both charges are listed, report the duplicate")."""
+    steps = _steps(_units(hit.body), query, limit=_MAX_STEPS * 2)
+    matched = [
+        index
+        for index, unit in enumerate(steps)
+        if thread.already_given(unit.text) and _relevance(unit, query) >= _SITUATION_MIN_RELEVANCE
+    ]
+    if not matched:
+        return None
+    rest = steps[matched[-1] :][:_MAX_STEPS]
+    numbered = "\n".join(f"{index}. {unit.text}" for index, unit in enumerate(rest, start=1))
+    return f"From what you describe, this is the step for you now [{hit.article_id}]:\n{numbered}"
+
+
+def compose_follow_up(
+    message: str, route: Route, hits: Sequence[KnowledgeHit], thread: ThreadFacts, *, emergency: bool = False
+) -> str:
+    """A reply to a follow-up, from the thread and what the customer says now:
+    - they report every step done: nothing is repeated; the case needs a person (no citation, so the desk
+      puts it in the people's queue);
+    - their new facts match a step we gave: that step and the ones after it;
+    - otherwise what they have not been given yet, from the first article that still has something new
+      (articles already cited come last); with nothing new left, the same as the first case.
+    The customer's words only rank and match our sentences; none of their text is copied."""
+    if route is Route.ESCALATION or emergency:
+        return compose_reply(message, route, hits, emergency=emergency)
+    team = _TEAM_NAMES[route]
+    closing = f"{_CLOSING_PREFIX}, reply and tell us, and your case goes to a person from our {team}."
+    nothing_more = (
+        "Thanks for trying those steps. I've shared everything our help centre has on this, so the next step is "
+        f"someone from our {team}. Live chat and phone are open {CONTACT_HOURS}."
+    )
+    if reports_all_done(message):
+        return nothing_more
+    query = expand_query(message)
+    for hit in (hit for hit in hits if hit.article_id in thread.cited):
+        situation = _where_they_are(hit, query, thread)
+        if situation is not None:
+            return f"Thanks, that helps.\n\n{situation}\n\n{closing}"
+    for hit in sorted(hits, key=lambda hit: hit.article_id in thread.cited):
+        answer = _new_answer(hit, query, thread)
+        if answer is not None:
+            return f"Thanks for the update. Here is what else should help.\n\n{answer}\n\n{closing}"
+    return nothing_more
 
 
 def _specialist_answer_text(answer: str) -> str:

@@ -36,8 +36,9 @@ from crewai.llms.base_llm import llm_call_context
 from crewai.utilities.formatter import DIVIDERS
 from pydantic import BaseModel, PrivateAttr
 
-from crew.local_model.composer import compose_complex_reply, compose_reply
+from crew.local_model.composer import compose_complex_reply, compose_follow_up, compose_reply
 from crew.local_model.router import LocalRouter
+from crew.local_model.thread import read_thread
 from crew.models import Category, Route
 from crew.tools import parse_tool_hits
 
@@ -232,6 +233,9 @@ class LocalLLM(BaseLLM):
                 }
             ]
         hits = [hit for output in prompt.tool_outputs for hit in parse_tool_hits(output)]
+        thread = read_thread(prompt.history)
+        if thread.is_follow_up:
+            return compose_follow_up(prompt.customer_message, route, hits, thread, emergency=prompt.emergency)
         return compose_reply(prompt.customer_message, route, hits, emergency=prompt.emergency)
 
     def _query_for(self, prompt: ParsedPrompt, route: Route) -> str:
@@ -239,7 +243,8 @@ class LocalLLM(BaseLLM):
         for issue in _issues_from_context(prompt.context):
             if issue.get("category") == route.value and str(issue.get("query", "")).strip():
                 return str(issue["query"])
-        return prompt.customer_message
+        # A follow-up keeps the case's topic: "what now?" alone would find nothing.
+        return read_thread(prompt.history).search_query(prompt.customer_message)
 
     def _analyse(self, prompt: ParsedPrompt) -> str:
         wanted = [r for r in prompt.specialists if r is not Route.COMPLEX] or [Route.GENERAL]
