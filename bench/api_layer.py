@@ -72,7 +72,7 @@ def run(n: int, fake: bool) -> int:
     else:
         from crew.service import SupportDesk
 
-        crew = SupportDesk.from_settings(settings)
+        crew = SupportDesk.from_config(settings.crew_config())
         target = "api.app:create_app"
     port = free_port()
     server = start_uvicorn(target, port, env)

@@ -73,7 +73,7 @@ def build_timed_desk(settings: Settings, stopwatch: Stopwatch) -> Any:
     """A local-model desk whose model and tool report their own time to `stopwatch`."""
     from crew.service import SupportDesk
 
-    SupportDesk.from_settings(settings)  # bootstrap + imports; its parts are rebuilt below with timers
+    SupportDesk.from_config(settings.crew_config())  # bootstrap + imports; its parts are rebuilt below with timers
     from crew.crews import CrewParts
     from crew.knowledge_base import KnowledgeBase
     from crew.llm_factory import ModelSet
@@ -102,7 +102,7 @@ def build_timed_desk(settings: Settings, stopwatch: Stopwatch) -> Any:
     models = ModelSet(classifier=local, specialist=local, local=local)
     tool = TimedKBTool(knowledge_base=KnowledgeBase.load())
     parts = CrewParts.load(classifier_llm=local, specialist_llm=local, kb_tool=tool)
-    return SupportDesk(settings=settings, router=router, models=models, parts=parts, local_parts=parts)
+    return SupportDesk(config=settings.crew_config(), router=router, models=models, parts=parts, local_parts=parts)
 
 
 def measure(

@@ -363,7 +363,7 @@ def profile(plan: dict[str, Any]) -> dict[str, Any]:
     from security.tokens import create_access_token
 
     settings = Settings()
-    desk = SupportDesk.from_settings(settings)
+    desk = SupportDesk.from_config(settings.crew_config())
     requests: list[dict[str, Any]] = plan["requests"]
     count = int(plan["count"])
     repeats = max(1, int(plan.get("api_repeats", 5)))

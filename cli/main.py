@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 # sub-command -> "module:function"; the function takes the parsed arguments and returns an exit code.
 HANDLERS: dict[str, str] = {
-    "ask": "crew.commands:ask",
-    "eval": "crew.evaluation:evaluate_command",
+    "ask": "desk.crew_commands:ask",
+    "eval": "desk.crew_commands:evaluate_command",
     "serve": "api.commands:serve",
     "ui": "web_interface.commands:ui",
     "run": "api.commands:run_all",

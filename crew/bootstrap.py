@@ -1,17 +1,17 @@
 """Import crewai quietly, offline and without leaving customer text on disk.
 
 CrewAI reads its switches from the environment, some of them at import time, so they must be set before
-the first `import crewai` anywhere in the process. `load_crewai(settings)` is the one entry point:
+the first `import crewai` anywhere in the process. `load_crewai(config)` is the one entry point:
 
 - telemetry, trace upload and the package-index version check are off (without network the version check
   blocked the first Flow kickoff for ~24 s and telemetry delayed exit by 11-21 s). `setdefault`, so a
   deployment can still turn them on deliberately.
 - `CREWAI_STORAGE_DIR` is made absolute. CrewAI joins it under `~/.local/share/`, and an absolute path
-  wins that join, so everything CrewAI writes lands in the directory the settings name.
+  wins that join, so everything CrewAI writes lands in the directory the config names.
 - The kickoff-outputs database (`latest_kickoff_task_outputs.db`, which stores every task's inputs and
   outputs, i.e. the customer's message and our reply) has no off switch in CrewAI 1.15. `PrivateCrew`
-  (see `crew.crews`) replaces its storage handler with `NullTaskOutputStorage`, so the file is never
-  created. That handler only serves `crewai replay`, which the desk does not offer.
+  (`crew.compat.crewai_internals`) replaces its storage handler with one that keeps nothing, so the file
+  is never created. That handler only serves `crewai replay`, which the desk does not offer.
 - CrewAI treats a storage directory without its user-data file as a "first-time user": it registers ~50
   trace handlers on its event bus, collects every run's events (prompts and answers included) in memory,
   and at the end of a run offers to upload them. `CREWAI_TRACING_ENABLED=false` does not stop that. The
@@ -24,9 +24,8 @@ from __future__ import annotations
 import importlib
 import os
 from types import ModuleType
-from typing import Any
 
-from desk.settings import Settings
+from crew.config import CrewConfig
 
 OFFLINE_SWITCHES: dict[str, str] = {
     "CREWAI_DISABLE_TELEMETRY": "true",
@@ -38,19 +37,20 @@ OFFLINE_SWITCHES: dict[str, str] = {
 }
 
 
-def configure_environment(settings: Settings) -> None:
+def configure_environment(config: CrewConfig) -> None:
     """Set CrewAI's environment switches. Safe to call repeatedly; cheap; does not import crewai."""
     for name, value in OFFLINE_SWITCHES.items():
         os.environ.setdefault(name, value)
-    # Overwrite rather than setdefault: it is our own setting (same variable name), only made absolute.
-    storage_dir = settings.crewai_storage_dir.expanduser().resolve()
+    # Overwrite rather than setdefault: it is our own setting (the desk reads it from the same variable
+    # name), only made absolute.
+    storage_dir = config.storage_dir.expanduser().resolve()
     storage_dir.mkdir(parents=True, exist_ok=True)
     os.environ["CREWAI_STORAGE_DIR"] = str(storage_dir)
 
 
-def load_crewai(settings: Settings) -> ModuleType:
+def load_crewai(config: CrewConfig) -> ModuleType:
     """Configure the environment, then import and return the `crewai` package (~5 s the first time)."""
-    configure_environment(settings)
+    configure_environment(config)
     # Before the import: crewai's event listener sets its trace handlers up when it is imported.
     decline_first_run_traces()
     return importlib.import_module("crewai")
@@ -64,26 +64,3 @@ def decline_first_run_traces() -> None:
 
     if not has_user_declined_tracing():
         update_user_data({"first_execution_done": True, "trace_consent": False})
-
-
-class NullTaskOutputStorage:
-    """Stands in for CrewAI's `TaskOutputStorageHandler`: keeps nothing, so no customer text hits disk."""
-
-    def update(self, task_index: int, log: dict[str, Any]) -> None:
-        del task_index, log
-
-    def add(
-        self,
-        task: Any,
-        output: dict[str, Any],
-        task_index: int,
-        inputs: dict[str, Any] | None = None,
-        was_replayed: bool = False,
-    ) -> None:
-        del task, output, task_index, inputs, was_replayed
-
-    def reset(self) -> None:
-        return None
-
-    def load(self) -> list[dict[str, Any]] | None:
-        return None

@@ -5,7 +5,7 @@
   knowledge-base tool for what they do not cover.
 - `ComplexCrew`: sequential issue analyst -> the specialists needed -> reviewer.
 
-Import this module only after `crew.bootstrap.load_crewai(settings)` (CrewAI reads its switches at import).
+Import this module only after `crew.bootstrap.load_crewai(config)` (CrewAI reads its switches at import).
 
 A CrewAI `Crew`, its `Agent`s and `Task`s hold per-kickoff state (interpolated descriptions, task outputs,
 the agent's executor), so one instance must never run two kickoffs at once. The expensive parts (YAML,
@@ -38,12 +38,11 @@ import yaml
 from crewai import Agent, BaseLLM, Crew, CrewOutput, Process, Task
 from crewai.project import CrewBase, agent, crew, task
 from crewai.tools import BaseTool
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
-from crew.bootstrap import NullTaskOutputStorage
-from crew.executor import SupportAgentExecutor
+from crew.compat.crewai_internals import PrivateCrew, SupportAgentExecutor
+from crew.compat.openai_parsed_classes import ParsedResponseClasses
 from crew.models import Category, Classification, FixedSchemaModel, Route
-from crew.structured_output import ParsedResponseClasses
 from crew.tools import KnowledgeBaseSearchTool
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -74,8 +73,8 @@ _AGENT_OPTIONS: dict[str, Any] = {
     # <= MAX_MESSAGE_LENGTH, the last 10 history messages, <= 3 articles per search, max_iter 4), and a
     # provider's context-length error still ends in the local fallback, never a crash.
     "respect_context_window": False,
-    # CrewAI's executor builds a pydantic class per instance (~10 ms of CPU per agent per request); this one
-    # does not (crew/executor.py).
+    # CrewAI's executor hands every step of every run to a fresh thread pool; this one runs them in place
+    # (crew/compat/crewai_internals.py).
     "executor_class": SupportAgentExecutor,
 }
 
@@ -140,16 +139,6 @@ class IssueAnalysis(FixedSchemaModel):
     issues: list[IssueItem] = Field(min_length=1)
 
 
-class PrivateCrew(Crew):
-    """A `Crew` that never writes `latest_kickoff_task_outputs.db` (customer text) to disk.
-
-    CrewAI 1.15 has no switch for this store; its handler is a private attribute, so we replace it with
-    one that keeps nothing. Replay (`crewai replay`) is the only feature that reads it.
-    """
-
-    _task_output_handler: Any = PrivateAttr(default_factory=NullTaskOutputStorage)
-
-
 @dataclass(frozen=True)
 class CrewParts:
     """What every crew build shares: prompt configs, models and the knowledge-base tool. Built once."""
@@ -161,7 +150,7 @@ class CrewParts:
     kb_tool: KnowledgeBaseSearchTool
     # Crews built over these parts, reused one kickoff at a time (see CrewPool).
     pool: CrewPool = field(default_factory=CrewPool, compare=False, repr=False)
-    # Built once, activated before every structured-output kickoff (crew/structured_output.py).
+    # Built once, activated before every structured-output kickoff (crew/compat/openai_parsed_classes.py).
     parsed_classes: ParsedResponseClasses = field(
         default_factory=ParsedResponseClasses.build, compare=False, repr=False
     )

@@ -1,26 +1,23 @@
-"""`support-desk eval`: measure the routing step alone on a labelled CSV.
+"""Measure the routing step alone on labelled rows (`support-desk eval`, whose command is in the desk).
 
-The metric functions are pure (lists in, numbers out) so they can be tested on hand-made data; the
-command around them only reads the file, times the router and writes the report.
+The metric functions are pure (lists in, numbers out) so they can be tested on hand-made data; reading the
+CSV and timing the router are here too; the command (settings, exit codes) is `desk.crew_commands`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from crew.config import DEFAULT_COMPLEX_THRESHOLD
 from crew.models import Category
 
 LABELS: tuple[str, ...] = tuple(category.value for category in Category)
-EXIT_USAGE = 2
 
 RoutingStep = Callable[[str], str]
 
@@ -190,38 +187,8 @@ def read_labelled_rows(path: Path, text_col: str, label_col: str, limit: int = 0
     return rows
 
 
-def local_routing_step() -> RoutingStep:
+def local_routing_step(complex_threshold: float = DEFAULT_COMPLEX_THRESHOLD) -> RoutingStep:
     from crew.local_model.router import LocalRouter
-    from desk.settings import get_settings
 
-    router = LocalRouter(complex_threshold=get_settings().complex_confidence_threshold)
+    router = LocalRouter(complex_threshold=complex_threshold)
     return lambda text: router.classify(text).category.value
-
-
-def evaluate_command(args: argparse.Namespace, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """`support-desk eval FILE.csv`: exit 0 with a report, 2 when the input cannot be evaluated."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    from desk.settings import get_settings
-
-    if not get_settings().uses_local_classifier:
-        # Only the local router is wired here; a hosted classifier is measured through the crew service.
-        err.write(
-            "support-desk eval: SUPPORT_CLASSIFIER_MODEL is set; this command measures the local router only "
-            "(unset SUPPORT_CLASSIFIER_MODEL to run it)\n"
-        )
-        return EXIT_USAGE
-    if args.limit < 0:
-        err.write("support-desk eval: --limit must be 0 (all rows) or a positive number\n")
-        return EXIT_USAGE
-    try:
-        rows = read_labelled_rows(Path(args.file), args.text_col, args.label_col, args.limit)
-    except (EvaluationInputError, UnicodeDecodeError, csv.Error) as exc:
-        err.write(f"support-desk eval: {exc}\n")
-        return EXIT_USAGE
-    report = evaluate(rows, local_routing_step())
-    if args.json:
-        out.write(json.dumps(report.to_dict(), sort_keys=True) + "\n")
-    else:
-        out.write(format_report(report, args.file))
-    return 0

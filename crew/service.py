@@ -1,6 +1,6 @@
 """`SupportDesk`: the crew behind the API and the CLI (implements `crew.models.SupportCrew`).
 
-Build it once per process with `SupportDesk.from_settings(settings)` (imports crewai, ~5 s), then call
+Build it once per process with `SupportDesk.from_config(config)` (imports crewai, ~5 s), then call
 `classify` / `handle` from any number of threads: each request builds its own Flow and borrows crews
 from the pool in the shared parts, one kickoff at a time (CrewAI objects keep per-run state), over shared,
 read-only models, prompts and knowledge base.
@@ -8,17 +8,19 @@ read-only models, prompts and knowledge base.
 Accounting is per request, from CrewAI's events: a `RequestMeter` sits in a context variable while the
 request runs; CrewAI copies the context into its event-handler threads, so each LLM-call and tool event
 lands in the meter of the request that caused it (a model's own counters are lifetime totals shared by
-every agent and request, so they are not used).
+every agent and request, so they are not used). The two handlers are registered on CrewAI's process-wide
+event bus once per process, not per desk: they hold no desk, only read the context variable, so one pair
+serves every desk a process builds (tests and benchmarks build several), and none is left behind on the
+bus by a desk that is gone.
 
 Failure policy: if a hosted model fails (timeout, 429, 5xx, output that does not validate after CrewAI's
 retries), the request is answered again with the local model and marked `degraded` with a short reason;
-if that fails too, `CrewFailed` is raised.
+if that fails too, `crew.errors.AnswerFailed` is raised (the desk turns it into its own error).
 """
 
 from __future__ import annotations
 
 import contextvars
-import gc
 import json
 import logging
 import threading
@@ -29,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crew.bootstrap import load_crewai
+from crew.config import CrewConfig
+from crew.errors import AnswerFailed
 from crew.models import Citation, Classification, Route, SupportResult, ThreadMessage, TokenUsage
-from desk.errors import CrewFailed
-from desk.settings import Settings
 
 if TYPE_CHECKING:
     from crew.crews import CrewParts
@@ -132,28 +134,25 @@ class SupportDesk:
     def __init__(
         self,
         *,
-        settings: Settings,
+        config: CrewConfig,
         router: LocalRouter,
         models: ModelSet,
         parts: CrewParts,
         local_parts: CrewParts,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self.router = router
         self.models = models
         self.parts = parts
         self.local_parts = local_parts
-        self._meter: contextvars.ContextVar[RequestMeter | None] = contextvars.ContextVar(
-            f"support_desk_meter_{id(self)}", default=None
-        )
         # Local-model runs are CPU-bound: past a few at once they only slow each other and starve I/O
         # threads of the GIL (measured: emergency->page p95 1.17 s with 8 concurrent local crews).
-        self._local_slots = threading.BoundedSemaphore(settings.local_crew_concurrency)
-        self._subscribe_to_events()
+        self._local_slots = threading.BoundedSemaphore(config.local_crew_concurrency)
+        subscribe_meters()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SupportDesk:
-        load_crewai(settings)
+    def from_config(cls, config: CrewConfig) -> SupportDesk:
+        load_crewai(config)
         # Imported only now: these modules import crewai, which must see the switches set above.
         from crew.crews import CrewParts
         from crew.knowledge_base import KnowledgeBase
@@ -161,8 +160,8 @@ class SupportDesk:
         from crew.local_model.router import LocalRouter
         from crew.tools import KnowledgeBaseSearchTool
 
-        router = LocalRouter(settings.complex_confidence_threshold)
-        models = build_models(settings, router)
+        router = LocalRouter(config.complex_confidence_threshold)
+        models = build_models(config, router)
         kb_tool = KnowledgeBaseSearchTool(knowledge_base=KnowledgeBase.load())
         parts = CrewParts.load(classifier_llm=models.classifier, specialist_llm=models.specialist, kb_tool=kb_tool)
         local_parts = (
@@ -170,15 +169,7 @@ class SupportDesk:
             if models.uses_hosted
             else parts
         )
-        desk = cls(settings=settings, router=router, models=models, parts=parts, local_parts=local_parts)
-        # Everything built so far (crewai's modules, ~300k objects, the knowledge base, models and crews'
-        # parts) lives as long as the process, yet the cyclic GC re-scans all of it in every full
-        # collection: with a hosted model one ran every ~80 requests and held the GIL for ~190 ms (~2.3 ms
-        # of CPU per request, and a stall for every request in flight). Frozen objects are skipped by the
-        # GC; collecting first keeps startup garbage out of the frozen set.
-        gc.collect()
-        gc.freeze()
-        return desk
+        return cls(config=config, router=router, models=models, parts=parts, local_parts=local_parts)
 
     # --- SupportCrew -----------------------------------------------------------------------------------
     def classify(self, message: str) -> Classification:
@@ -224,7 +215,7 @@ class SupportDesk:
                 state = self._run(self.parts, inputs)
             except Exception as exc:
                 if self.parts is self.local_parts:
-                    raise CrewFailed() from exc
+                    raise AnswerFailed() from exc
                 reason = degraded_reason(exc)
                 logger.warning("hosted model failed (%s); answering with the local model", reason, exc_info=exc)
                 meter.forget_tool_outputs()
@@ -232,7 +223,7 @@ class SupportDesk:
                 try:
                     state = self._run(self.local_parts, inputs)
                 except Exception as local_exc:
-                    raise CrewFailed() from local_exc
+                    raise AnswerFailed() from local_exc
         return self._result(state, meter, started, degraded, reason)
 
     # --- internals ---------------------------------------------------------------------------------------
@@ -278,24 +269,39 @@ class SupportDesk:
 
     @contextmanager
     def _metering(self, meter: RequestMeter) -> Iterator[None]:
-        token = self._meter.set(meter)
+        token = _current_meter.set(meter)
         try:
             yield
         finally:
-            self._meter.reset(token)
+            _current_meter.reset(token)
 
-    def _subscribe_to_events(self) -> None:
+
+# The meter of the request running in this context (None outside a request).
+_current_meter: contextvars.ContextVar[RequestMeter | None] = contextvars.ContextVar("support_meter", default=None)
+_subscribed = False
+_subscribe_lock = threading.Lock()
+
+
+def _on_llm_completed(source: Any, event: Any) -> None:
+    meter = _current_meter.get()
+    if meter is not None:
+        meter.record_llm_call(event.model, event.usage)
+
+
+def _on_tool_finished(source: Any, event: Any) -> None:
+    meter = _current_meter.get()
+    if meter is not None:
+        meter.record_tool_output(event.output)
+
+
+def subscribe_meters() -> None:
+    """Register the metering handlers on CrewAI's event bus, once per process (see the module docstring)."""
+    global _subscribed
+    with _subscribe_lock:
+        if _subscribed:
+            return
         from crewai.events import LLMCallCompletedEvent, ToolUsageFinishedEvent, crewai_event_bus
 
-        def on_llm_completed(source: Any, event: LLMCallCompletedEvent) -> None:
-            meter = self._meter.get()
-            if meter is not None:
-                meter.record_llm_call(event.model, event.usage)
-
-        def on_tool_finished(source: Any, event: ToolUsageFinishedEvent) -> None:
-            meter = self._meter.get()
-            if meter is not None:
-                meter.record_tool_output(event.output)
-
-        crewai_event_bus.on(LLMCallCompletedEvent)(on_llm_completed)
-        crewai_event_bus.on(ToolUsageFinishedEvent)(on_tool_finished)
+        crewai_event_bus.on(LLMCallCompletedEvent)(_on_llm_completed)
+        crewai_event_bus.on(ToolUsageFinishedEvent)(_on_tool_finished)
+        _subscribed = True

@@ -46,7 +46,7 @@ class CrewHolder:
             # Imported here, not at module level: crewai is heavy and tests pass a fake crew.
             from crew.service import SupportDesk
 
-            self._crew = SupportDesk.from_settings(settings)
+            self._crew = SupportDesk.from_config(settings.crew_config())
             logger.info("crew loaded")
         except Exception:
             # /readyz reports the failure; the traceback goes to the log, never to a client.

@@ -9,11 +9,12 @@ This module deliberately imports nothing heavy (no crewai, no fastapi) so every 
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("change-me")
     algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_expire_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # How long a worker trusts its cached copy of an account (active, role, token version) before it reads the
+    # database again: a disabled or deleted account's tokens stop working on every worker within this time.
+    principal_cache_seconds: float = Field(default=0.5, ge=0, le=1.0)
 
     # --- persistence -------------------------------------------------------------------------------
     database_url: str = "sqlite:///./customer_support.db"
@@ -45,7 +49,14 @@ class Settings(BaseSettings):
     # --- rate limits (slowapi / limits) ------------------------------------------------------------
     rate_limit_per_minute: int = Field(default=60, ge=1)
     rate_limit_storage_uri: str = "memory://"
+    # Failed logins only (a successful login is never counted), three counters (README, "Security"):
+    # per username and client address, per username from every address, per address over every username.
     login_rate_limit: str = "10/minute"
+    login_username_rate_limit: str = "100/hour"
+    login_address_rate_limit: str = "30/minute"
+    # Peers whose X-Forwarded-For is believed (IPs or CIDR networks, e.g. ["10.0.0.0/8"]). Empty: the client
+    # address is the socket peer and X-Forwarded-For is ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # --- input limits (security/) ------------------------------------------------------------------
     max_message_length: int = Field(default=4000, ge=1)
@@ -94,6 +105,13 @@ class Settings(BaseSettings):
     api_timeout_seconds: float = Field(default=120.0, gt=0)
     web_client_username: str = ""
     web_client_password: SecretStr = SecretStr("")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

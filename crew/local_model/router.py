@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from crew.config import DEFAULT_COMPLEX_THRESHOLD
 from crew.models import Category, Classification, Priority
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -182,11 +183,7 @@ class LocalRouter:
     milliseconds); `classify` is pure and thread-safe.
     """
 
-    def __init__(self, complex_threshold: float | None = None, *, data_dir: Path = DATA_DIR) -> None:
-        if complex_threshold is None:
-            from desk.settings import get_settings  # only when the caller leaves the threshold to settings
-
-            complex_threshold = get_settings().complex_confidence_threshold
+    def __init__(self, complex_threshold: float = DEFAULT_COMPLEX_THRESHOLD, *, data_dir: Path = DATA_DIR) -> None:
         if not 0.0 <= complex_threshold <= 1.0:
             raise ValueError(f"complex_threshold must be within 0..1, got {complex_threshold}")
         self.complex_threshold = complex_threshold

@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from bench.api_process import free_port
 from desk.db import make_engine, make_session_factory, upgrade_database
-from desk.errors import RateLimited
 from desk.models import Account
 from desk.settings import Settings
 from security.tokens import create_access_token
@@ -162,30 +161,3 @@ def test_limit_holds_across_two_server_processes(two_servers: tuple[list[str], s
         over = send(base, customer)
         assert over.status_code == 429 and "retry-after" in over.headers
     assert send(bases[1], f"{customer}-other").status_code == 200
-
-
-def test_memory_limits_start_no_thread_per_hit_and_still_expire(monkeypatch: pytest.MonkeyPatch) -> None:
-    from limits.storage import MemoryStorage
-
-    from desk import ratelimit
-
-    limits = ratelimit.RateLimits("memory://", 3, "5/minute")
-    assert isinstance(limits.storage, MemoryStorage)
-    started: list[object] = []
-    monkeypatch.setattr(ratelimit.threading, "Thread", lambda *a, **k: started.append(a))
-    monkeypatch.setattr("limits.storage.memory.threading.Timer", lambda *a, **k: started.append(a))
-    for _ in range(3):
-        limits.hit_customer("cust-t")
-        time.sleep(0.015)  # longer than limits' own 10 ms timer: it would have started a new one each time
-    with pytest.raises(RateLimited):
-        limits.hit_customer("cust-t")
-    assert started == []
-    # Expiry still runs (inline, at most once per EXPIRE_EVERY_SECONDS): an expired window is dropped.
-    storage = limits.storage
-    assert isinstance(storage, ratelimit.InlineExpiryMemoryStorage)
-    key = next(iter(storage.events))
-    for entry in storage.events[key]:
-        entry.expiry = time.time() - 1
-    monkeypatch.setattr(storage, "_next_expiry", 0.0)
-    limits.hit_customer("cust-other")
-    assert not storage.events.get(key)

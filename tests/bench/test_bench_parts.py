@@ -110,7 +110,7 @@ def test_one_request_through_the_app_spends_time_in_api_desk_and_crew(tmp_path: 
         tmp_path, crewai_storage_dir=tmp_path / "crewai", support_llm_model="", support_classifier_model=""
     )
     token = minted_integrator_token(settings.database_url, SECRET, settings.algorithm)
-    app = create_app(settings, SupportDesk.from_settings(settings))
+    app = create_app(settings, SupportDesk.from_config(settings.crew_config()))
 
     stats = request_profile(app, payloads()[:1], [], token)
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from desk.settings import Settings
+from crew.config import CrewConfig
 
 
-def desk_settings(storage_dir: Path, **overrides: object) -> Settings:
-    """Settings for a desk under test: CrewAI's storage in a temporary directory, local models by default."""
-    return Settings(app_env="development", crewai_storage_dir=storage_dir, **overrides)  # type: ignore[arg-type]
+def crew_config(storage_dir: Path, **overrides: Any) -> CrewConfig:
+    """The config of a desk under test: CrewAI's storage in a temporary directory, local models by default."""
+    return CrewConfig(storage_dir=storage_dir, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -23,4 +24,4 @@ def crew_storage_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def local_desk(crew_storage_dir: Path):  # type: ignore[no-untyped-def]
     from crew.service import SupportDesk
 
-    return SupportDesk.from_settings(desk_settings(crew_storage_dir))
+    return SupportDesk.from_config(crew_config(crew_storage_dir))

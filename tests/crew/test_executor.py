@@ -1,4 +1,4 @@
-"""`SupportAgentExecutor`: CrewAI's agent executor, without a pydantic class built per instance."""
+"""`SupportAgentExecutor`: CrewAI's agent executor, its steps run on the thread that runs the agent."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_our_agents_run_on_the_support_executor(local_desk) -> None:
+    from crew.compat.crewai_internals import SupportAgentExecutor
     from crew.crews import ClassifierCrew, SpecialistCrew
-    from crew.executor import SupportAgentExecutor
 
     for crew in (ClassifierCrew(local_desk.parts).crew(), SpecialistCrew(local_desk.parts, Route.BILLING).crew()):
         assert all(agent.executor_class is SupportAgentExecutor for agent in crew.agents)
@@ -20,25 +20,10 @@ def test_our_agents_run_on_the_support_executor(local_desk) -> None:
 def test_its_steps_are_exactly_crewais(local_desk) -> None:
     from crewai.agents.agent_executor import AgentExecutor
 
-    from crew.executor import SupportAgentExecutor
+    from crew.compat.crewai_internals import SupportAgentExecutor
 
     assert SupportAgentExecutor.flow_definition() == AgentExecutor.flow_definition()
     assert SupportAgentExecutor.flow_definition().methods  # not the empty definition of a bare subclass
-
-
-def test_building_an_executor_declares_no_class(local_desk) -> None:
-    from crewai.agents.agent_executor import AgentExecutorState
-    from crewai.flow.flow import FlowState
-
-    from crew.crews import SpecialistCrew
-    from crew.executor import SupportAgentExecutor
-
-    agent = SpecialistCrew(local_desk.parts, Route.BILLING).crew().agents[0]
-    before = len(FlowState.__subclasses__())
-    executors = [SupportAgentExecutor(llm=local_desk.models.local, agent=agent) for _ in range(3)]
-    # CrewAI's own executor declares a `StateWithId` FlowState subclass per instance (~7 ms of CPU each).
-    assert len(FlowState.__subclasses__()) <= before
-    assert all(isinstance(executor.state, AgentExecutorState) for executor in executors)
 
 
 def test_steps_run_on_the_thread_that_runs_the_agent(local_desk, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,7 +51,7 @@ def test_steps_run_on_the_thread_that_runs_the_agent(local_desk, monkeypatch: py
 def test_the_inline_executor_runs_at_once_and_keeps_exceptions_in_the_future() -> None:
     import asyncio
 
-    from crew.executor import InlineExecutor
+    from crew.compat.crewai_internals import InlineExecutor
 
     executor = InlineExecutor()
     assert executor.submit(lambda: 41 + 1).result() == 42

@@ -78,7 +78,8 @@ def test_the_flow_creates_no_memory_and_is_quiet(local_desk) -> None:
 
 
 def test_crews_have_no_memory_knowledge_or_verbosity(local_desk) -> None:
-    from crew.crews import ComplexCrew, PrivateCrew
+    from crew.compat.crewai_internals import PrivateCrew
+    from crew.crews import ComplexCrew
 
     crew = ComplexCrew(local_desk.parts, [Route.BILLING, Route.TECHNICAL]).crew()
     assert isinstance(crew, PrivateCrew)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from crew.models import Route
-from tests.crew.conftest import desk_settings
+from tests.crew.conftest import crew_config
 
 pytestmark = pytest.mark.slow
 
@@ -139,15 +139,15 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 def hosted_desk(fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from crew.service import SupportDesk
 
-    settings = desk_settings(
+    config = crew_config(
         tmp_path_factory.mktemp("hosted-storage"),
-        support_llm_model="openai/fake-support-model",
-        support_llm_base_url=fake_openai.base_url,
-        support_llm_api_key="test-key",
-        support_llm_timeout_seconds=1.0,
-        support_llm_max_retries=0,
+        specialist_model="openai/fake-support-model",
+        base_url=fake_openai.base_url,
+        api_key="test-key",
+        timeout_seconds=1.0,
+        max_retries=0,
     )
-    return SupportDesk.from_settings(settings)
+    return SupportDesk.from_config(config)
 
 
 @pytest.fixture
@@ -223,25 +223,23 @@ def test_a_failing_hosted_model_degrades_to_the_local_one(
     assert elapsed < 15, "a failing hosted model must not hang the request"
 
 
-def test_settings_without_a_model_build_only_local_models(tmp_path: Path) -> None:
+def test_a_config_without_a_model_builds_only_local_models(tmp_path: Path) -> None:
     from crew.llm_factory import build_models
     from crew.local_model.llm import LocalLLM
     from crew.local_model.router import LocalRouter
 
-    models = build_models(desk_settings(tmp_path), LocalRouter(0.45))
+    models = build_models(crew_config(tmp_path), LocalRouter(0.45))
     assert isinstance(models.specialist, LocalLLM) and models.classifier is models.local
     assert not models.uses_hosted
 
 
-def test_a_hosted_classifier_model_is_built_from_its_own_setting(tmp_path: Path) -> None:
+def test_a_hosted_classifier_model_is_built_from_its_own_name(tmp_path: Path) -> None:
     from crew.llm_factory import build_models
     from crew.local_model.llm import LocalLLM
     from crew.local_model.router import LocalRouter
 
-    settings = desk_settings(
-        tmp_path, support_classifier_model="hosted_vllm/tiny", support_llm_base_url="http://127.0.0.1:9/v1"
-    )
-    models = build_models(settings, LocalRouter(0.45))
+    config = crew_config(tmp_path, classifier_model="hosted_vllm/tiny", base_url="http://127.0.0.1:9/v1")
+    models = build_models(config, LocalRouter(0.45))
     # `crewai.LLM(...)` hands back its native client class for the provider, not an `LLM`.
     assert not isinstance(models.classifier, LocalLLM)
     assert models.classifier.base_url == "http://127.0.0.1:9/v1"

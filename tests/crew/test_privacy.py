@@ -24,11 +24,13 @@ CONTROL_MARKER = "zq-control-marker-c81e4d"
 
 SCRIPT = textwrap.dedent(
     f"""
+    import os
+    from pathlib import Path
+    from crew.config import CrewConfig
     from crew.models import Route, ThreadMessage
     from crew.service import SupportDesk
-    from desk.settings import Settings
 
-    desk = SupportDesk.from_settings(Settings())
+    desk = SupportDesk.from_config(CrewConfig(storage_dir=Path(os.environ["CREWAI_STORAGE_DIR"])))
     earlier = [ThreadMessage(author="customer", text="{DESK_MARKER} earlier message")]
     desk.handle("{DESK_MARKER} I was charged twice this month", history=earlier)
     desk.handle("{DESK_MARKER} I was charged twice. Also the app crashes when I log in.")
@@ -83,11 +85,13 @@ def test_no_file_under_home_or_storage_holds_the_customer_message(tmp_path: Path
 TRACE_SCRIPT = textwrap.dedent(
     """
     import json
+    import os
     import sys
+    from pathlib import Path
+    from crew.config import CrewConfig
     from crew.service import SupportDesk
-    from desk.settings import Settings
 
-    desk = SupportDesk.from_settings(Settings())
+    desk = SupportDesk.from_config(CrewConfig(storage_dir=Path(os.environ["CREWAI_STORAGE_DIR"])))
     desk.handle("I was charged twice this month")
 
     from crewai.events import crewai_event_bus

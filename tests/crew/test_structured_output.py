@@ -8,8 +8,8 @@ import threading
 from openai.lib._parsing._completions import parse_chat_completion
 from openai.types.chat import ChatCompletion
 
+from crew.compat.openai_parsed_classes import ParsedResponseClasses
 from crew.models import Classification
-from crew.structured_output import ParsedResponseClasses
 
 ANSWER = (
     '{"category": "billing", "priority": "medium", "confidence": 0.9, "is_complex": false, '

@@ -1,18 +1,21 @@
 """`ParsedResponseClasses`: the OpenAI SDK's structured-output response classes, built once per process.
 
-A crew task with `output_pydantic` (the classifier, the complex crew's issue analyst) makes CrewAI call
-`client.beta.chat.completions.parse(response_format=Model)`, and the SDK parses the answer into
+Private internals used: pydantic's `pydantic._internal._generics._GENERIC_TYPES_CACHE` (a context
+variable) and the OpenAI SDK's `openai.lib._parsing._completions.ResponseFormatT` (a TypeVar).
+Checked by `tests/crew/test_compat.py`, which fails when either changes shape. At run time a rename only
+costs speed: `build()` logs it and the SDK builds the classes itself, as before.
+
+Why: a crew task with `output_pydantic` (the classifier, the complex crew's issue analyst) makes CrewAI
+call `client.beta.chat.completions.parse(response_format=Model)`, and the SDK parses the answer into
 `ParsedChatCompletion[ResponseFormatT]` (with `ParsedChoice[...]` and `ParsedChatCompletionMessage[...]`
 inside). Pydantic parametrizes a generic model through a cache that lives in a context variable and holds
 its classes weakly. So each request's context (a worker thread's copy, no cache in it) parametrized the
-three classes anew, and any garbage collection dropped them again: every hosted classifier call rebuilt
-their schemas, ~4 ms of CPU alone and 21% of the server's GIL time at 128 concurrent requests (py-spy
---gil, `support-desk bench --scenario hosted-slow`).
+three classes anew, and any garbage collection dropped them again: every hosted structured call rebuilt
+their schemas (the measured cost is in docs/performance.md, "Private internals: kept and dropped").
 
 `build()` parametrizes and builds the three classes once and keeps strong references to them;
 `activate()` puts the cache that holds them into the current context before a kickoff, so the SDK finds
-them. Both lean on private names (pydantic's `_GENERIC_TYPES_CACHE`, the SDK's `ResponseFormatT`): if a
-release renames them, `build()` logs it and everything works as before, only slower.
+them.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ class ParsedResponseClasses:
             from pydantic._internal._generics import _GENERIC_TYPES_CACHE
         except ImportError as exc:
             logger.warning("structured-output classes not pre-built (%s): hosted classifier calls cost more CPU", exc)
+            return cls(None, None, ())
+        if not isinstance(_GENERIC_TYPES_CACHE, ContextVar):
+            logger.warning("pydantic's generic-types cache is not a context variable: classes not pre-built")
             return cls(None, None, ())
         generics = (ParsedChatCompletionMessage, ParsedChoice, ParsedChatCompletion)
         # At runtime a pydantic generic's subscript is a class (typing sees a GenericAlias).

@@ -1,0 +1,11 @@
+"""The crew's uses of other libraries' private internals, each in one module with a test that fails loudly
+when the library changes (`tests/crew/test_compat.py`). Nothing outside this package may touch a private
+name of CrewAI, the OpenAI SDK or pydantic.
+
+    crewai_internals       CrewAI: agent steps on the caller's thread (speed); no kickoff-outputs database
+                           (privacy)
+    openai_parsed_classes  pydantic + OpenAI SDK: structured-output response classes built once (speed)
+
+A speed-up stays here only while a measured figure justifies it (docs/performance.md, "Private internals:
+kept and dropped").
+"""
