@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.logging_setup import LogSetup
 from api.middleware import RequestContextMiddleware
+from api.openapi import install_openapi
 from api.routes import admin, auth, cases, health, oncall, status, support
 from crew.models import SupportCrew
 from desk.audit import AuditLog
@@ -70,15 +71,25 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.audit = audit
     app.state.limits = RateLimits(
-        settings.rate_limit_storage_uri, settings.rate_limit_per_minute, settings.login_rate_limit
+        settings.rate_limit_storage_uri,
+        settings.rate_limit_per_minute,
+        settings.login_rate_limit,
+        settings.login_username_rate_limit,
+        settings.login_address_rate_limit,
     )
     app.state.crew_holder = crew_holder
-    app.state.principals = PrincipalCache()
+    app.state.principals = PrincipalCache(settings.principal_cache_seconds)
     app.state.oncall = paging
     app.state.escalation_hook = escalation_hook or paging.pager
 
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, audit=audit)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        audit=audit,
+        trusted_proxies=settings.trusted_proxies,
+    )
     for module in (auth, support, cases, oncall, status, admin, health):
         app.include_router(module.router)
+    install_openapi(app)
     return app

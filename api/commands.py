@@ -1,5 +1,5 @@
-"""Sub-commands of `support-desk` that belong to the API: serve, run (API + web form), users create,
-audit verify, db upgrade. Each takes the parsed arguments and returns an exit code."""
+"""Sub-commands of `support-desk` that belong to the API: serve, run (API + web form), users create /
+disable / enable, audit verify, db upgrade. Each takes the parsed arguments and returns an exit code."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port or settings.api_port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        # uvicorn's access log prints every request line with its query string (an e-mail address in a
+        # search, say) to the console; the desk writes its own, without query strings (api/middleware.py).
+        access_log=False,
+        # The client address comes from TRUSTED_PROXIES in our middleware, not from uvicorn's own
+        # X-Forwarded-For handling (which trusts 127.0.0.1 by default).
+        proxy_headers=False,
     )
     return 0
 
@@ -145,6 +151,52 @@ def users_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_active(args: argparse.Namespace, active: bool, settings: Settings | None) -> int:
+    import getpass
+
+    from desk.accounts import set_active
+    from desk.audit import AuditLog
+    from desk.db import make_engine, make_session_factory, upgrade_database
+    from desk.errors import AppError
+
+    settings = settings or get_settings()
+    upgrade_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            account, changed = set_active(session, args.username, active)
+            if changed:
+                AuditLog(settings.audit_log_file, engine).record(
+                    "account_enabled" if active else "account_disabled",
+                    actor=f"cli:{getpass.getuser()}",
+                    target_account_id=account.id,
+                    target_username=account.username,
+                    target_role=account.role,
+                    via="cli",
+                )
+    except AppError as exc:
+        _err(f"not changed: {exc.message}")
+        return 1
+    finally:
+        engine.dispose()
+    state = "enabled" if active else "disabled"
+    if not changed:
+        _out(f"account {account.username!r} was already {state}")
+    elif active:
+        _out(f"enabled account {account.username!r}; it logs in again for a new token")
+    else:
+        _out(f"disabled account {account.username!r}; its tokens are refused within a second on every worker")
+    return 0
+
+
+def users_disable(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    return _set_active(args, False, settings)
+
+
+def users_enable(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    return _set_active(args, True, settings)
+
+
 def audit_verify(args: argparse.Namespace, settings: Settings | None = None) -> int:
     from pathlib import Path
 
@@ -161,7 +213,7 @@ def audit_verify(args: argparse.Namespace, settings: Settings | None = None) -> 
         engine = make_engine(settings.database_url)
         try:
             with make_session_factory(engine)() as session:
-                result = verify_against_database(result, session)
+                result = verify_against_database(result, session, path)
                 checked_db = True
         except SQLAlchemyError as exc:
             # No schema or no server: the file's own chain was still checked; say so in one line.
@@ -173,5 +225,6 @@ def audit_verify(args: argparse.Namespace, settings: Settings | None = None) -> 
         _out(f"OK: {result.entries} entries, chain intact{suffix}")
         return 0
     where = f" at line {result.line}" if result.line else ""
-    _err(f"FAILED{where}: {result.problem} ({result.entries} entries verified before it)")
+    first = f"; first broken entry: seq {result.broken_seq}" if result.broken_seq else ""
+    _err(f"FAILED{where}: {result.problem} ({result.entries} entries verified before it{first})")
     return 1

@@ -46,6 +46,11 @@ async def get_limits(request: Request) -> RateLimits:
     return limits
 
 
+async def get_principals(request: Request) -> PrincipalCache:
+    principals: PrincipalCache = request.app.state.principals
+    return principals
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Creating a Session does no I/O (it connects on first use), so it is made on the event loop; closing
     # one that still holds a connection rolls back (I/O), so only that case goes to a worker thread.
@@ -83,6 +88,7 @@ async def get_current_user(request: Request, token: TokenDep) -> Principal:
     # session generator dependency (its exit stack and teardown) on every request.
     state = request.app.state
     settings: Settings = state.settings
+PrincipalsDep = Annotated[PrincipalCache, Depends(get_principals)]
     audit: AuditLog = state.audit
     principals: PrincipalCache = state.principals
     ctx: RequestContext = request.state.ctx
@@ -117,6 +123,9 @@ def _lookup(session_factory: sessionmaker[Session], username: str) -> Principal 
         return active_principal(session, username)
 
 
+    if claims.version != user.token_version:
+        # Issued before the account was last disabled: revoked.
+        raise await reject("revoked")
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 IntakeDep = Annotated[intake.Intake, Depends(get_intake)]
 

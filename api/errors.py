@@ -3,7 +3,7 @@
 Every error body is `{"detail": fixed human message, "code": machine code, "request_id": ...}`; 422s add
 `errors: [{field, message}]`. Messages come from `desk.errors` classes or the tables below, never from an
 exception's text, so nothing internal reaches a client. 401 carries `WWW-Authenticate: Bearer`, 429
-carries `Retry-After`.
+carries `Retry-After`, 405 carries `Allow`. `api.openapi` documents these bodies and headers.
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", "The request could not be completed."))
-    return error_response(exc.status_code, code, detail, request_id_of(request))
+    # Starlette's own headers are kept: a 405 names the methods the path has in `Allow` (RFC 9110).
+    return error_response(exc.status_code, code, detail, request_id_of(request), headers=dict(exc.headers or {}))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,18 +2,26 @@
 
 For every HTTP request it:
 - assigns the request id (a well-formed incoming `X-Request-ID` is kept) and returns it as a header;
+- finds the client address: the socket peer, or, when the peer is one of TRUSTED_PROXIES, the last
+  X-Forwarded-For hop that is not a trusted proxy (hops further left are whatever the client claimed);
 - refuses bodies over MAX_BODY_BYTES with 413, by Content-Length and by counting what actually arrives
   (the body is buffered, which is cheap at that size, so the app never sees a partial oversize body);
 - turns any unexpected exception into the generic 500 body of `api.errors` (traceback to the log only);
-- writes the access log line and, for `/support/*`, the audit event with who, for whom, status, latency.
+- writes the access log line (method, path, status, latency: never the query string, which can hold an
+  e-mail address or a search) and, for `/support/*`, the audit event with who, for whom, status, latency.
+  The path goes into the audit event percent-encoded as on the wire, so `<script` typed into a URL is
+  stored as `%3Cscript`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,13 +34,55 @@ from desk.errors import PayloadTooLarge
 logger = logging.getLogger("api.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# RFC 3986 unreserved and sub-delims, ":" "@" "/" and "%" (already encoded stays as it is).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address: str, networks: Sequence[Network]) -> bool:
+    ip = _parse_ip(address)
+    return ip is not None and any(ip in net for net in networks)
+
+
+def client_address(peer: str, forwarded_for: Iterable[str], trusted: Sequence[Network]) -> str:
+    """The client's address. X-Forwarded-For is read only when the socket peer is a trusted proxy, and then
+    from the right: each trusted proxy appends the address it saw, so the first hop that is not one of ours
+    is the client as our outermost proxy saw it. A malformed hop stops the walk (the hop to its right)."""
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    current = peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        ip = _parse_ip(hop)
+        if ip is None:
+            return current
+        current = str(ip)
+        if not any(ip in net for net in trusted):
+            return current
+    return current
+
+
+def audit_path(path: str) -> str:
+    """The path as it would be written on the wire (percent-encoded), so no markup reaches the audit log."""
+    return quote(path, safe=_PATH_SAFE, errors="backslashreplace")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, audit: AuditLog) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, audit: AuditLog, trusted_proxies: Sequence[str] = ()
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.audit = audit
+        self.trusted = [ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +92,11 @@ class RequestContextMiddleware:
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         client = scope.get("client")
-        ctx = RequestContext(request_id=request_id, client=client[0] if client else "-")
+        peer = client[0] if client else "-"
+        if self.trusted:
+            forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"x-forwarded-for"]
+            peer = client_address(peer, forwarded, self.trusted)
+        ctx = RequestContext(request_id=request_id, client=peer)
         scope.setdefault("state", {})["ctx"] = ctx
         token = REQUEST_ID.set(request_id)
         status = {"code": 500, "started": False}
@@ -104,7 +158,7 @@ class RequestContextMiddleware:
 
     async def _after(self, scope: Scope, ctx: RequestContext, status: int) -> None:
         latency_ms = round(ctx.elapsed_ms(), 2)
-        logger.info("%s %s %s %.2fms", scope["method"], scope["path"], status, latency_ms)
+        logger.info("%s %s %s %.2fms", scope["method"], audit_path(scope["path"]), status, latency_ms)
         if scope["path"].startswith("/support/"):
             fields: dict[str, Any] = {
                 "actor": ctx.actor,
@@ -114,7 +168,7 @@ class RequestContextMiddleware:
                 "route": ctx.route,
                 "case_id": ctx.case_id,
                 "method": scope["method"],
-                "path": scope["path"],
+                "path": audit_path(scope["path"]),
                 "status_code": status,
                 "latency_ms": latency_ms,
                 "request_id": ctx.request_id,

@@ -12,13 +12,52 @@ from crew.models import Category, Priority, Route
 from security.sanitize import CUSTOMER_ID_PATTERN
 
 CustomerId = Field(default=None, pattern=CUSTOMER_ID_PATTERN, description="The customer this request acts for")
+# The role comes from the token, so the schema cannot make the field required for one role only: it says so.
+FilingCustomerId = Field(
+    default=None,
+    pattern=CUSTOMER_ID_PATTERN,
+    description=(
+        "The customer this request acts for. **Required for integrator accounts** (without it: 422 with "
+        "`errors[0].field == 'customer_id'`). Customer accounts may omit it (it is their own id); if they send "
+        "it, it must be their own (else 403 `other_customer`)."
+    ),
+)
+ClassifyCustomerId = Field(
+    default=None,
+    pattern=CUSTOMER_ID_PATTERN,
+    description=(
+        "The customer this classification is for. Customers may omit it (their own id) and may not name "
+        "another (403); integrators may omit it, and are then limited per account rather than per customer."
+    ),
+)
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="The field, e.g. `customer_id` or `context.plan` (no `body.`/`query.` prefix)")
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error the desk sends (4xx and 5xx) has this body."""
+
+    detail: str = Field(description="A fixed human-readable message (never the rejected input)")
+    code: str = Field(description="A machine code, e.g. `validation_error`, `not_authenticated`, `rate_limited`")
+    request_id: str = Field(description="Also in the X-Request-ID header; quote it when reporting a problem")
+    errors: list[FieldErrorOut] = Field(
+        default_factory=list, description="422 only: one entry per invalid field; absent otherwise"
+    )
+
+
+class NotReadyOut(ErrorOut):
+    status: str
+    checks: dict[str, str]
 
 
 class SupportRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(min_length=1, description="The customer's message (plain text; markup is removed)")
-    customer_id: str | None = CustomerId
+    customer_id: str | None = FilingCustomerId
     context: dict[str, Any] | None = Field(default=None, description="Small JSON object handed to the crew")
     emergency: bool = Field(default=False, description="Escalate now: escalation route, priority urgent")
 
@@ -27,7 +66,7 @@ class ClassifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(min_length=1)
-    customer_id: str | None = CustomerId
+    customer_id: str | None = ClassifyCustomerId
 
 
 class CitationOut(BaseModel):
@@ -155,3 +194,17 @@ class AuditEventOut(BaseModel):
     status_code: int | None
     request_id: str | None
     payload: dict[str, Any]
+    disabled_at: datetime | None = None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    limit: int
+    offset: int
+    chain_intact: bool = Field(
+        description="The database copy served here verifies: every row's hash recomputed and linked to the row "
+        "before, no row missing, and it ends where the audit file ends, with the same hash"
+    )
+    first_broken_seq: int | None = Field(description="The first entry edited, missing or out of place; null if intact")
+    chain_problem: str | None = Field(description="What is wrong, in one sentence; null if intact")
+    entries_verified: int = Field(description="Entries checked before the first problem (all when intact)")

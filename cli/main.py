@@ -20,6 +20,8 @@ HANDLERS: dict[str, str] = {
     "ui": "web_interface.commands:ui",
     "run": "api.commands:run_all",
     "users create": "api.commands:users_create",
+    "users disable": "api.commands:users_disable",
+    "users enable": "api.commands:users_enable",
     "audit verify": "api.commands:audit_verify",
     "db upgrade": "api.commands:db_upgrade",
     "bench": "bench.commands:bench",
@@ -64,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=("customer", "integrator", "staff", "admin"))
     create.add_argument("--customer-id", default=None)
     create.add_argument("--password-stdin", action="store_true", required=True)
+    disable = users.add_parser("disable", help="disable an account: its tokens stop working within a second")
+    disable.add_argument("username")
+    enable = users.add_parser("enable", help="enable a disabled account (its old tokens stay revoked)")
+    enable.add_argument("username")
 
     audit = sub.add_parser("audit", help="audit log tools").add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser("verify", help="check the audit log's hash chain")

@@ -1,9 +1,10 @@
 """A short-lived cache of who is behind a token.
 
 Every authenticated request would otherwise spend a thread hop and a query confirming the account still
-exists and is active. Entries live `TTL_SECONDS`, so a deactivated account is refused at most that long
-after the change (tokens themselves live ACCESS_TOKEN_EXPIRE_MINUTES). Only found accounts are cached.
-One cache per app (on `app.state`), bounded in size.
+exists, is active, and still has the token version the token was issued under. Entries live
+PRINCIPAL_CACHE_SECONDS (at most one second), so a disabled or deleted account is refused on every worker at
+most that long after the change; the worker that disabled it forgets it at once. Only found accounts are
+cached. One cache per app (on `app.state`), bounded in size.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 from desk.accounts import Principal
 
-TTL_SECONDS = 30.0
+TTL_SECONDS = 0.5
 MAX_ENTRIES = 10_000
 
 
@@ -32,8 +33,14 @@ class PrincipalCache:
         return hit[1]
 
     def put(self, principal: Principal) -> None:
+        if self._ttl <= 0:
+            return
         with self._lock:
             if len(self._entries) >= self._max:
                 # Rare (more distinct users than entries within one TTL): start over rather than track age.
                 self._entries.clear()
             self._entries[principal.username] = (time.monotonic() + self._ttl, principal)
+
+    def forget(self, username: str) -> None:
+        with self._lock:
+            self._entries.pop(username, None)

@@ -1,8 +1,15 @@
 """JWT access tokens (python-jose). Decoding pins the configured algorithm, so `alg: none` and algorithm
-swaps are refused, and requires every claim the API relies on."""
+swaps are refused, and requires every claim the API relies on.
+
+Parsing is strict before python-jose sees the token: exactly three base64url segments without padding, each
+in its one canonical spelling. python-jose alone accepted a token with `==` (or other bits the decoder
+drops) appended, so one token had many spellings that all verified."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from jose import JWTError, jwt
 
 REQUIRED_CLAIMS = ("sub", "role", "exp", "iat", "jti")
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+MAX_TOKEN_LENGTH = 4096
 ROLES = frozenset({"customer", "integrator", "staff", "admin"})
 
 
@@ -24,6 +33,8 @@ class TokenClaims:
     customer_id: str | None
     jti: str
     expires_at: datetime
+    # The account's token version when the token was issued (`ver`; 0 when absent, as before versions).
+    version: int = 0
 
 
 def create_access_token(
@@ -35,6 +46,7 @@ def create_access_token(
     algorithm: str,
     expires_minutes: int,
     now: datetime | None = None,
+    version: int = 0,
 ) -> tuple[str, int]:
     """Return the signed token and its lifetime in seconds."""
     issued = now or datetime.now(UTC)
@@ -45,13 +57,33 @@ def create_access_token(
         "iat": int(issued.timestamp()),
         "exp": int((issued + lifetime).timestamp()),
         "jti": uuid.uuid4().hex,
+        "ver": version,
     }
     if customer_id is not None:
         claims["customer_id"] = customer_id
     return jwt.encode(claims, secret, algorithm=algorithm), int(lifetime.total_seconds())
 
 
+def _is_canonical_segment(segment: str) -> bool:
+    if not _SEGMENT.fullmatch(segment):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    # A segment whose last character carries bits the decoder drops would decode to the same bytes.
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == segment
+
+
+def check_token_format(token: str) -> None:
+    """Raise InvalidToken unless `token` is three canonical, unpadded base64url segments."""
+    parts = token.split(".")
+    if len(token) > MAX_TOKEN_LENGTH or len(parts) != 3 or not all(_is_canonical_segment(p) for p in parts):
+        raise InvalidToken("token is not a compact JWS in canonical base64url")
+
+
 def decode_access_token(token: str, *, secret: str, algorithm: str) -> TokenClaims:
+    check_token_format(token)
     try:
         claims = jwt.decode(
             token,
@@ -64,10 +96,14 @@ def decode_access_token(token: str, *, secret: str, algorithm: str) -> TokenClai
     if any(name not in claims for name in REQUIRED_CLAIMS) or claims["role"] not in ROLES:
         raise InvalidToken("token lacks a required claim")
     customer_id = claims.get("customer_id")
+    version = claims.get("ver", 0)
+    if type(version) is not int:
+        raise InvalidToken("token version is not an integer")
     return TokenClaims(
         sub=str(claims["sub"]),
         role=str(claims["role"]),
         customer_id=str(customer_id) if customer_id is not None else None,
         jti=str(claims["jti"]),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        version=version,
     )

@@ -246,5 +246,7 @@ def test_admin_creates_accounts_and_reads_audit(client: TestClient, make_account
         == 409
     )
     assert client.get("/admin/audit", headers=alice).status_code == 403
-    events = client.get("/admin/audit", params={"event": "account_created"}, headers=admin).json()
+    page = client.get("/admin/audit", params={"event": "account_created"}, headers=admin).json()
+    events = page["items"]
     assert len(events) == 1 and events[0]["actor"] == "root"
+    assert page["chain_intact"] is True and page["first_broken_seq"] is None
