@@ -25,6 +25,7 @@ HANDLERS: dict[str, str] = {
     "audit verify": "api.commands:audit_verify",
     "db upgrade": "api.commands:db_upgrade",
     "bench": "bench.commands:bench",
+    "eval-guard": "desk.guard_commands:eval_guard",
 }
 
 ROUTE_CHOICES = ("auto", "billing", "technical", "escalation", "complex")
@@ -46,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--label-col", default="label")
     ev.add_argument("--limit", type=int, default=0, help="only the first N rows (0 = all)")
     ev.add_argument("--json", action="store_true")
+
+    guard = sub.add_parser("eval-guard", help="measure the prompt-injection detector (recall, false positives, F1)")
+    guard.add_argument("file", nargs="?", default=None, help="CSV file (a label column of 1/0; none = all benign)")
+    guard.add_argument("--text-col", default="text")
+    guard.add_argument("--label-col", default="label")
+    guard.add_argument("--holdout", action="store_true", help="also measure our held-out examples")
+    guard.add_argument("--threshold", type=float, default=None, help="override the decision threshold")
+    guard.add_argument("--json", action="store_true")
 
     serve = sub.add_parser("serve", help="start the API (uvicorn)")
     serve.add_argument("--host", default=None)

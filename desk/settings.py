@@ -97,6 +97,20 @@ class Settings(BaseSettings):
     auto_emergency_min_priority: Literal["low", "medium", "high", "urgent"] = "urgent"
     public_base_url: str = "http://localhost:8501"
 
+    # --- guardrails (security/guard/, docs/guardrails.md) ------------------------------------------------
+    # Every customer message is scored for prompt injection after sanitising. A flagged message is answered
+    # safely and never pages on-call on its own: "safe_reply" answers with a fixed text and calls no model;
+    # "hardened" lets the crew answer, with hosted calls offered no tools and told to treat the message as data.
+    injection_guard_enabled: bool = True
+    injection_action: Literal["safe_reply", "hardened"] = "safe_reply"
+    # None: the threshold shipped with the model (security/guard/data/injection_model.json).
+    injection_threshold: float | None = Field(default=None, gt=0, lt=1)
+    # Personal data (cards, IBANs, e-mail addresses, phone numbers, national ids) in what a hosted model is
+    # sent: "redact" replaces it with markers like [card]; "allow" sends it as written. Logs are always redacted.
+    hosted_personal_data: Literal["redact", "allow"] = "redact"
+    # A random marker in the system prompt of every hosted call; a reply that contains it is replaced.
+    hosted_canary_enabled: bool = True
+
     # --- servers and web interface -----------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000
