@@ -21,6 +21,9 @@ class Role(StrEnum):
 
 class CaseStatus(StrEnum):
     OPEN = "open"
+    # A job for the crew is waiting for a worker / running (desk/jobs/); the crew's answer replaces it.
+    QUEUED = "queued"
+    RUNNING = "running"
     ANSWERED = "answered"
     ESCALATED = "escalated"
     ACKNOWLEDGED = "acknowledged"

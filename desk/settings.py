@@ -147,6 +147,32 @@ class Settings(BaseSettings):
 
     @property
     def uses_local_classifier(self) -> bool:
+    # --- jobs and workers (desk/jobs/, README "Workers and jobs") ----------------------------------
+    # Empty: the embedded default, each API process runs the crew jobs itself on a bounded thread pool.
+    # Set (redis://HOST:6379/1 or amqp://USER:PASS@HOST:5672//): jobs go to `support-desk worker` processes.
+    celery_broker_url: str = ""
+    # Where job progress events are published (Redis pub/sub). Empty: the broker when it is Redis, otherwise
+    # API processes poll the jobs table for the outcome of the requests they wait on.
+    job_events_url: str = ""
+    # Without `Prefer: respond-async` a request waits this long for its answer, then answers 202.
+    job_wait_seconds: float = Field(default=60.0, ge=0)
+    # Embedded mode: crew jobs at once per API process (0 = CREW_MAX_WORKERS).
+    job_threads: int = Field(default=0, ge=0)
+    # A job whose runner stopped renewing its lease this long ago is presumed dead and re-queued...
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    # ...at most this many runs in all; then the job is failed and its case put in the people's queue.
+    job_max_attempts: int = Field(default=3, ge=1)
+    # How often each process looks for abandoned jobs (and expired idempotency keys).
+    job_sweep_seconds: float = Field(default=5.0, gt=0)
+    # Broker mode: a job still queued after this long (its message presumed lost) is sent again.
+    job_queue_timeout_seconds: float = Field(default=900.0, gt=0)
+    # The longest one crew run may take (Celery's hard time limit); the broker's visibility timeout must be
+    # longer, or Redis hands a running job to a second worker.
+    job_time_limit_seconds: float = Field(default=300.0, gt=0)
+    celery_visibility_timeout_seconds: float = Field(default=3600.0, gt=0)
+    # `Idempotency-Key` headers are remembered this long.
+    idempotency_key_ttl_hours: float = Field(default=24.0, gt=0)
+
         return not self.support_classifier_model
 
 
@@ -154,3 +180,23 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once. Tests build their own `Settings(...)` instead."""
     return Settings()
+    @model_validator(mode="after")
+    def _visibility_outlasts_a_run(self) -> Settings:
+        if self.celery_visibility_timeout_seconds <= self.job_time_limit_seconds:
+            raise ConfigurationError(
+                "CELERY_VISIBILITY_TIMEOUT_SECONDS must be longer than JOB_TIME_LIMIT_SECONDS: Redis redelivers a "
+                "task that is not acknowledged within it, so a shorter one runs long jobs twice"
+            )
+        return self
+
+    @property
+    def uses_broker(self) -> bool:
+        return bool(self.celery_broker_url)
+
+    def events_url(self) -> str:
+        """The Redis URL job events go through, or "" when API processes poll the jobs table instead."""
+        if self.job_events_url:
+            return self.job_events_url
+        broker = self.celery_broker_url
+        return broker if broker.startswith(("redis://", "rediss://")) else ""
+

@@ -146,8 +146,17 @@ def record_delivery(
 
 
 def record_failure(
-    session: Session, page: Page, outcome: Outcome, *, worker_id: str, now: datetime, retry_in: timedelta
+    session: Session,
+    page: Page,
+    outcome: Outcome,
+    *,
+    worker_id: str,
+    now: datetime,
+    retry_in: timedelta,
+    hold_until: datetime | None = None,
 ) -> bool:
+    """Count a failed attempt and schedule the next. `hold_until`: the claim stays `worker_id`'s until then (a
+    Celery task retrying itself), else it is released for whichever worker is free at the next attempt."""
     return (
         _rowcount(
             session,
@@ -163,9 +172,27 @@ def record_failure(
                 last_attempt_at=now,
                 last_status_code=outcome.status_code,
                 last_error=outcome.error,
-                claimed_by=None,
-                claim_expires_at=None,
+                claimed_by=worker_id if hold_until is not None else None,
+                claim_expires_at=hold_until,
             ),
+        )
+        == 1
+    )
+
+
+def take(session: Session, page_id: str, *, holder: str, now: datetime, lease: timedelta) -> bool:
+    """A Celery task takes (or keeps) its page: dispatched to it, held for its retry, or free again because a
+    claim lapsed. False when it is delivered, cancelled or another live holder has it."""
+    return (
+        _rowcount(
+            session,
+            update(Page)
+            .where(
+                Page.id == page_id,
+                Page.status == PageStatus.PENDING.value,
+                or_(Page.claimed_by == holder, Page.claimed_by.is_(None), Page.claim_expires_at < now),
+            )
+            .values(claimed_by=holder, claim_expires_at=now + lease),
         )
         == 1
     )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from desk.audit import AuditLog
 from desk.oncall.delivery import WebhookSender
 from desk.oncall.pager import OutboxPager
-from desk.oncall.worker import DeliveryWorker
+from desk.oncall.worker import DeliveryWorker, PageDispatcher
 from desk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -18,9 +18,17 @@ logger = logging.getLogger(__name__)
 
 class OncallService:
     def __init__(
-        self, settings: Settings, session_factory: sessionmaker[Session], audit: AuditLog, *, reconcile: bool = True
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        audit: AuditLog,
+        *,
+        reconcile: bool = True,
+        dispatcher: PageDispatcher | None = None,
     ) -> None:
-        """`reconcile=False` when another hook pages emergencies (the sweep would page them a second time)."""
+        """`reconcile=False` when another hook pages emergencies (the sweep would page them a second time).
+        `dispatcher`: with a broker, delivery attempts are Celery tasks (desk/oncall/tasks.py); this process
+        keeps the outbox sweep (re-pages, secondary, reconcile) and hands due pages to it."""
         self.settings = settings
         self.worker = DeliveryWorker(
             settings=settings,
@@ -28,6 +36,7 @@ class OncallService:
             audit=audit,
             sender_factory=self._sender,
             reconcile=reconcile,
+            dispatcher=dispatcher,
         )
         self.pager = OutboxPager(session_factory, audit, self.worker.wake, max_repages=settings.oncall_max_repages)
 

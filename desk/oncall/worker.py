@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +50,10 @@ RECONCILE_GRACE = timedelta(seconds=5)
 RECONCILE_EVERY_SECONDS = 5.0
 
 
+class PageDispatcher(Protocol):
+    def dispatch_due(self) -> int: ...
+
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -63,6 +68,7 @@ class DeliveryWorker:
         sender_factory: Callable[[], WebhookSender],
         reconcile: bool,
         clock: Callable[[], datetime] = utcnow,
+        dispatcher: PageDispatcher | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
@@ -70,6 +76,7 @@ class DeliveryWorker:
         self.sender_factory = sender_factory
         self.reconcile = reconcile
         self.clock = clock
+        self.dispatcher = dispatcher
         self.worker_id = new_worker_id()
         # The lease outlives any one attempt (httpx's timeout applies per phase), so a live worker's claim
         # never expires under it; a dead worker's claim is taken over after it.
@@ -267,6 +274,10 @@ class DeliveryWorker:
 
     # --- delivery ----------------------------------------------------------------------------------------
     def _dispatch(self, now: datetime) -> None:
+        if self.dispatcher is not None:
+            # A broker is configured: delivery attempts are Celery tasks on the `paging` queue.
+            self.dispatcher.dispatch_due()
+            return
         pool = self._pool
         if pool is None:
             return
@@ -300,27 +311,35 @@ class DeliveryWorker:
         """One attempt of one claimed page. No database connection is held during the HTTP call."""
         sender = self._sender
         assert sender is not None, "deliver() runs only while the worker is started"
+        self.attempt(page_id, holder=self.worker_id, sender=sender)
+
+    def attempt(
+        self, page_id: str, *, holder: str, sender: WebhookSender, hold_for_retry: bool = False
+    ) -> float | None:
+        """One attempt of one page claimed by `holder`: None when delivered (or gone), else the seconds until the
+        next attempt. `hold_for_retry` (a Celery task that retries itself): the claim stays the holder's until
+        then, so the outbox sweep does not send a second task for the same page."""
         with self.session_factory() as session:
             page = session.get(Page, page_id)
             case = session.get(Case, page.case_id) if page is not None else None
         if page is None or case is None:
-            return
+            return None
         payload = build_payload(case, page, public_base_url=self.settings.public_base_url, sent_at=self.clock())
         started = time.perf_counter()
         outcome = sender.send(self._url(page.target), payload, idempotency_key=page.idempotency_key)
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
         now = self.clock()
         if outcome.delivered:
-            self._record_delivered(page, case, outcome, now, latency_ms)
-        else:
-            self._record_failed(page, case, outcome, now)
+            self._record_delivered(page, case, outcome, now, latency_ms, holder)
+            return None
+        return self._record_failed(page, case, outcome, now, holder, hold_for_retry)
 
-    def _record_delivered(self, page: Page, case: Case, outcome: Outcome, now: datetime, latency_ms: float) -> None:
+    def _record_delivered(
+        self, page: Page, case: Case, outcome: Outcome, now: datetime, latency_ms: float, holder: str
+    ) -> None:
         ack_timeout = timedelta(seconds=self.settings.oncall_ack_timeout_seconds)
         with self.session_factory.begin() as session:
-            won = outbox.record_delivery(
-                session, page, outcome, worker_id=self.worker_id, now=now, ack_timeout=ack_timeout
-            )
+            won = outbox.record_delivery(session, page, outcome, worker_id=holder, now=now, ack_timeout=ack_timeout)
         if not won:
             logger.warning(
                 "page %s delivered after its claim lapsed; the receiver de-duplicates by %s",
@@ -329,7 +348,9 @@ class DeliveryWorker:
             )
         self._record_attempt("oncall_page_sent", page, case, status_code=outcome.status_code, latency_ms=latency_ms)
 
-    def _record_failed(self, page: Page, case: Case, outcome: Outcome, now: datetime) -> None:
+    def _record_failed(
+        self, page: Page, case: Case, outcome: Outcome, now: datetime, holder: str, hold_for_retry: bool
+    ) -> float:
         delay = retry_delay(
             page.attempts + 1,
             base=self.settings.oncall_retry_base_seconds,
@@ -338,7 +359,13 @@ class DeliveryWorker:
         )
         with self.session_factory.begin() as session:
             outbox.record_failure(
-                session, page, outcome, worker_id=self.worker_id, now=now, retry_in=timedelta(seconds=delay)
+                session,
+                page,
+                outcome,
+                worker_id=holder,
+                now=now,
+                retry_in=timedelta(seconds=delay),
+                hold_until=now + timedelta(seconds=delay) + self.lease if hold_for_retry else None,
             )
         logger.warning(
             "page %s (case %s, %s) attempt %d failed: %s; retrying in %.2f s",
@@ -357,6 +384,7 @@ class DeliveryWorker:
             status_code=outcome.status_code,
             retry_in_seconds=round(delay, 3),
         )
+        return delay
 
     def _record_attempt(self, event: str, page: Page, case: Case, **fields: object) -> None:
         """The audit line of one delivery attempt of a page, sent or failed."""
