@@ -1,23 +1,26 @@
-"""Redaction of personal data (e-mail addresses, card numbers) from anything written to a log."""
+"""Redaction of personal data from anything written to a log (the application log's formatter and every
+audit-log field go through `redact`).
+
+What counts as personal data, and how a candidate is confirmed, is `security.guard.pii`: e-mail addresses,
+card numbers (Luhn and an issuer prefix), IBANs (mod-97), phone numbers (libphonenumber) and national ids
+(checksums). Each is replaced by a mark (`[email]`, `[card]`, `[iban]`, `[phone]`, `[id]`). Candidates must
+stand on their own (no letter or digit touching either end): our case ids are uuid4 hex, and about one in
+fifty starts with 13+ digits, which were once redacted from the logs as if a card.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-# 13-19 digits, optionally grouped by spaces or dashes: every common card number layout. The run must stand
-# on its own (no letter or digit touching either end): our case ids are uuid4 hex, and about one in fifty
-# starts with 13+ digits, which were redacted from the audit log and the application log as if a card.
-_CARD = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
+from security.guard.pii import MARKS, redact_pii
 
-EMAIL_MARK = "[email]"
-CARD_MARK = "[card]"
+EMAIL_MARK = MARKS["email"]
+CARD_MARK = MARKS["card"]
 
 
 def redact(text: str) -> str:
-    return _CARD.sub(CARD_MARK, _EMAIL.sub(EMAIL_MARK, text))
+    return redact_pii(text)
 
 
 def redact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:

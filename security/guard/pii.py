@@ -1,0 +1,264 @@
+"""Personal data in free text: find it, and redact it (before a hosted model call, in every log line).
+
+What is found, and how a candidate is confirmed (a pattern alone would redact order numbers and case ids):
+
+| kind    | candidates                                            | confirmed by                                   |
+|---------|-------------------------------------------------------|------------------------------------------------|
+| email   | `local@domain.tld`                                    | the pattern                                    |
+| card    | 13-19 digits, grouped by spaces or dashes             | Luhn and an issuer prefix of that length       |
+| iban    | 2 letters, 2 digits, 11-30 letters/digits (groups)    | country length and the ISO 7064 mod-97 check   |
+| phone   | `+`/`00` international; national with a trunk 0,      | libphonenumber (`phonenumbers`): a valid       |
+|         | parentheses or grouping; any run after "phone",       | number of the country it is written for, or    |
+|         | "tel", "Handy", "téléphone", "móvil"... (7 languages) | of one of the desk's countries                  |
+| id      | US SSN (dashed), UK NINO, ES DNI/NIE, IT codice       | python-stdnum checksums (SSN area rules, DNI   |
+|         | fiscale, FR NIR; DE Steuer-ID, NL BSN, PT NIF only    | letter, CF check letter, NIR key, IdNr, BSN    |
+|         | after their name (bare 9-11 digit runs are everyday)  | 11-proof, NIF) or NINO's published rules       |
+
+Both libraries are pure Python and offline. Names are not detected: that needs an NER model, and none that
+installs offline serves our seven languages (README, "Security").
+
+The stored case keeps what the customer wrote; redaction is for copies that leave the desk's database (a
+hosted model's prompt) and for logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import phonenumbers
+from stdnum import iban as _iban
+from stdnum import luhn
+from stdnum.de import idnr as _de_idnr
+from stdnum.es import dni as _es_dni
+from stdnum.es import nie as _es_nie
+from stdnum.fr import nir as _fr_nir
+from stdnum.it import codicefiscale as _it_cf
+from stdnum.nl import bsn as _nl_bsn
+from stdnum.pt import nif as _pt_nif
+from stdnum.us import ssn as _us_ssn
+
+MARKS = {"email": "[email]", "card": "[card]", "iban": "[iban]", "phone": "[phone]", "id": "[id]"}
+
+# Nothing alphanumeric may touch a candidate: case ids are uuid4 hex, and some start with a long digit run.
+_L = r"(?<![0-9A-Za-z])"
+_R = r"(?![0-9A-Za-z])"
+_EMAIL = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}")
+_CARD = re.compile(_L + r"(?:\d[ -]?){12,18}\d" + _R)
+_IBAN = re.compile(_L + r"[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}" + _R)
+# Possessive quantifiers: a digit run touching a letter (a case id's hex) must fail at once, not after trying
+# every way of cutting it into groups.
+_PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:\+|00)?\(?\d++\)?(?:(?:[ .\-/]{1,2}|(?<=\)))\(?\d++\)?){0,6}+(?![0-9A-Za-z])")
+_SSN = re.compile(_L + r"\d{3}-\d{2}-\d{4}" + _R)
+_NINO = re.compile(
+    _L + r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]" + _R,
+    re.IGNORECASE,
+)
+_DNI = re.compile(_L + r"\d{8}[ -]?[A-Za-z]" + _R)
+_NIE = re.compile(_L + r"[XYZxyz][ -]?\d{7}[ -]?[A-Za-z]" + _R)
+_CODICE_FISCALE = re.compile(_L + r"[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z]" + _R)
+_NIR = re.compile(_L + r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[ABab]) ?\d{3} ?\d{3} ?\d{2}" + _R)
+_NAMED_ID = re.compile(
+    r"(?P<name>steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|tax id|bsn|"
+    r"burgerservicenummer|nif|contribuinte|ssn|social security(?: number)?)[^\d\n]{0,16}?"
+    r"(?P<number>\d(?:[ .\-]?\d){8,10})" + _R,
+    re.IGNORECASE,
+)
+_PHONE_WORDS = re.compile(
+    # Words that say the next number is a phone number (generic "number", "Nummer", "numéro" are not: order
+    # numbers follow them as often).
+    r"(?:phone|tel|telephone|mobile|cell|call|sms|whatsapp|fax|reach me|"
+    r"telefon|handy|mobil|rufnummer|anrufen|"
+    r"t[eé]l[eé]phone|portable|appelez|"
+    r"tel[eé]fono|m[oó]vil|celular|llamar|llame|"
+    r"telefono|cellulare|chiamare|chiamatemi|"
+    r"telefone|telem[oó]vel|ligar|liguem|"
+    r"telefoon|mobiel|bellen|bel)\b\W{0,12}(?:at|on|unter|au|al|a|op)?\W{0,3}$",
+    re.IGNORECASE,
+)
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?!\d)")
+_ENOUGH_DIGITS = re.compile(r"(?:\D*\d){6}")
+# Regions a number without a country code is tried in: the desk's languages' countries.
+REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "PT", "NL", "BE", "AT", "CH", "IE")
+
+# Issuer prefixes (IIN) and the lengths each issues, for cards: a Luhn-valid order number with no card prefix
+# is not a card.
+_CARD_PREFIXES: tuple[tuple[str, str, frozenset[int]], ...] = (
+    ("4", "4", frozenset({13, 16, 19})),  # Visa
+    ("51", "55", frozenset({16})),  # Mastercard
+    ("2221", "2720", frozenset({16})),  # Mastercard 2-series
+    ("34", "34", frozenset({15})),  # American Express
+    ("37", "37", frozenset({15})),
+    ("300", "305", frozenset({14, 16})),  # Diners Club
+    ("36", "36", frozenset({14, 16})),
+    ("38", "39", frozenset({14, 16})),
+    ("6011", "6011", frozenset({16, 19})),  # Discover
+    ("644", "649", frozenset({16, 19})),
+    ("65", "65", frozenset({16, 19})),
+    ("3528", "3589", frozenset({16, 17, 18, 19})),  # JCB
+    ("62", "62", frozenset({16, 17, 18, 19})),  # UnionPay
+    ("50", "50", frozenset(range(12, 20))),  # Maestro
+    ("56", "58", frozenset(range(12, 20))),
+    ("67", "67", frozenset(range(12, 20))),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # a key of MARKS
+    start: int
+    end: int
+    detail: str = ""  # e.g. "nino", "visa-like": never the value itself
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def is_card_number(candidate: str) -> bool:
+    digits = _digits(candidate)
+    if not 13 <= len(digits) <= 19 or not luhn.is_valid(digits):
+        return False
+    for low, high, lengths in _CARD_PREFIXES:
+        prefix = digits[: len(low)]
+        if low <= prefix <= high and len(digits) in lengths:
+            return True
+    return False
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[ \-]", "", text).upper()
+
+
+def is_iban(candidate: str) -> bool:
+    return bool(_iban.is_valid(_compact(candidate)))
+
+
+def _valid_phone(candidate: str, context_says_phone: bool) -> bool:
+    digits = _digits(candidate)
+    stripped = candidate.strip()
+    international = stripped.startswith(("+", "00"))
+    if international:
+        if len(digits) < 8:
+            return False
+        text = "+" + digits[2:] if stripped.startswith("00") else stripped
+        try:
+            return phonenumbers.is_valid_number(phonenumbers.parse(text, None))
+        except phonenumbers.NumberParseException:
+            return False
+    if not context_says_phone and _DATE.match(stripped):
+        return False
+    if _IPV4.fullmatch(stripped):
+        return False
+    groups = [len(g) for g in re.split(r"[ .\-]+", stripped)]
+    # A trunk 0 or an area code in parentheses; or digits grouped by spaces or dots; dashes only in the US
+    # 3-3-4 layout (product codes, references and serials are dashed: 2024-118-553, 400-1234-5678).
+    grouped = groups == [3, 3, 4] if "-" in stripped else len(groups) >= 3 and "/" not in stripped
+    national_shape = stripped.startswith(("0", "(")) or grouped
+    if not context_says_phone and not (len(digits) >= 9 and national_shape):
+        return False
+    if len(digits) < 7 or len(digits) > 12:
+        return False
+    for region in REGIONS:
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(stripped, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
+
+
+def _nino_ok(candidate: str) -> bool:
+    return len(_compact(candidate)) == 9
+
+
+def _named_id_ok(name: str, number: str) -> bool:
+    name = name.lower()
+    digits = _digits(number)
+    checks: list[Callable[[str], bool]]
+    if "steuer" in name or "idnr" in name or "identifikation" in name or name == "tax id":
+        checks = [_de_idnr.is_valid, _pt_nif.is_valid, _nl_bsn.is_valid]
+    elif "bsn" in name or "burger" in name:
+        checks = [_nl_bsn.is_valid]
+    elif name in ("nif", "contribuinte"):
+        checks = [_pt_nif.is_valid]
+    else:  # ssn, social security
+        checks = [_us_ssn.is_valid]
+    return any(check(digits) for check in checks)
+
+
+_ID_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str], bool], str], ...] = (
+    (_SSN, _us_ssn.is_valid, "us-ssn"),
+    (_NINO, _nino_ok, "uk-nino"),
+    (_DNI, _es_dni.is_valid, "es-dni"),
+    (_NIE, _es_nie.is_valid, "es-nie"),
+    (_CODICE_FISCALE, _it_cf.is_valid, "it-cf"),
+    (_NIR, _fr_nir.is_valid, "fr-nir"),
+)
+
+
+def _iban_finding(match: re.Match[str]) -> Finding | None:
+    """The longest valid IBAN at the start of the candidate: the pattern also takes the words after an IBAN
+    written in groups ("DE89 3704 ... 00 please")."""
+    candidate = match.group(0)
+    groups = candidate.split(" ")
+    for count in range(len(groups), 0, -1):
+        head = " ".join(groups[:count])
+        if is_iban(head):
+            return Finding("iban", match.start(), match.start() + len(head))
+    return None
+
+
+def find_pii(text: str) -> list[Finding]:
+    """Every piece of personal data in `text`, without overlaps (earlier and longer findings win)."""
+    found: list[Finding] = []
+    if "@" in text:
+        found += [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    if _ENOUGH_DIGITS.match(text):
+        found += [f for m in _IBAN.finditer(text) if (f := _iban_finding(m)) is not None]
+        found += [Finding("card", m.start(), m.end()) for m in _CARD.finditer(text) if is_card_number(m.group(0))]
+        for pattern, check, detail in _ID_PATTERNS:
+            found += [Finding("id", m.start(), m.end(), detail) for m in pattern.finditer(text) if check(m.group(0))]
+        found += [
+            Finding("id", m.start("number"), m.end("number"), m.group("name").lower())
+            for m in _NAMED_ID.finditer(text)
+            if _named_id_ok(m.group("name"), m.group("number"))
+        ]
+        taken = _merge(found)
+        for m in _PHONE.finditer(text):
+            start, end = m.start(), m.end()
+            # Trim what the loose pattern took around the number ("(", trailing separators).
+            while end > start and not text[end - 1].isdigit():
+                end -= 1
+            if any(f.start < end and start < f.end for f in taken) or text[end : end + 1] == ":":
+                continue  # taken, or a time of day ("10:14")
+            context = bool(_PHONE_WORDS.search(text[max(0, start - 40) : start]))
+            if _valid_phone(text[start:end], context):
+                found.append(Finding("phone", start, end))
+    return _merge(found)
+
+
+def _merge(found: list[Finding]) -> list[Finding]:
+    out: list[Finding] = []
+    for finding in sorted(found, key=lambda f: (f.start, -(f.end - f.start))):
+        if out and finding.start < out[-1].end:
+            continue
+        out.append(finding)
+    return out
+
+
+def redact_pii(text: str, marks: dict[str, str] = MARKS) -> str:
+    """`text` with every finding replaced by its kind's mark (`[card]`, `[phone]`, ...)."""
+    findings = find_pii(text)
+    if not findings:
+        return text
+    parts: list[str] = []
+    last = 0
+    for finding in findings:
+        parts.append(text[last : finding.start])
+        parts.append(marks[finding.kind])
+        last = finding.end
+    parts.append(text[last:])
+    return "".join(parts)
