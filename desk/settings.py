@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crew.config import CrewConfig
+
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
 
 
@@ -120,33 +122,6 @@ class Settings(BaseSettings):
     web_client_username: str = ""
     web_client_password: SecretStr = SecretStr("")
 
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
-        return value
-
-    @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
-        if self.app_env == "development":
-            return self
-        secret = self.secret_key.get_secret_value()
-        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
-            raise ConfigurationError(
-                f"SECRET_KEY is a placeholder or shorter than 32 characters; APP_ENV={self.app_env} "
-                "needs a real secret (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
-            )
-        if self.oncall_webhook_url and not self.oncall_webhook_secret.get_secret_value():
-            raise ConfigurationError("ONCALL_WEBHOOK_URL is set but ONCALL_WEBHOOK_SECRET is empty")
-        return self
-
-    @property
-    def uses_local_specialists(self) -> bool:
-        return not self.support_llm_model
-
-    @property
-    def uses_local_classifier(self) -> bool:
     # --- jobs and workers (desk/jobs/, README "Workers and jobs") ----------------------------------
     # Empty: the embedded default, each API process runs the crew jobs itself on a bounded thread pool.
     # Set (redis://HOST:6379/1 or amqp://USER:PASS@HOST:5672//): jobs go to `support-desk worker` processes.
@@ -173,13 +148,31 @@ class Settings(BaseSettings):
     # `Idempotency-Key` headers are remembered this long.
     idempotency_key_ttl_hours: float = Field(default=24.0, gt=0)
 
-        return not self.support_classifier_model
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.app_env == "development":
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
+            raise ConfigurationError(
+                f"SECRET_KEY is a placeholder or shorter than 32 characters; APP_ENV={self.app_env} "
+                "needs a real secret (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.oncall_webhook_url and not self.oncall_webhook_secret.get_secret_value():
+            raise ConfigurationError("ONCALL_WEBHOOK_URL is set but ONCALL_WEBHOOK_SECRET is empty")
+        return self
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once. Tests build their own `Settings(...)` instead."""
-    return Settings()
+    @property
+    def uses_local_specialists(self) -> bool:
+        return not self.support_llm_model
+
     @model_validator(mode="after")
     def _visibility_outlasts_a_run(self) -> Settings:
         if self.celery_visibility_timeout_seconds <= self.job_time_limit_seconds:
@@ -200,3 +193,26 @@ def get_settings() -> Settings:
         broker = self.celery_broker_url
         return broker if broker.startswith(("redis://", "rediss://")) else ""
 
+    @property
+    def uses_local_classifier(self) -> bool:
+        return not self.support_classifier_model
+
+    def crew_config(self) -> CrewConfig:
+        """What the crew is built from: the crew reads no settings of its own."""
+        return CrewConfig(
+            specialist_model=self.support_llm_model,
+            classifier_model=self.support_classifier_model,
+            base_url=self.support_llm_base_url,
+            api_key=self.support_llm_api_key,
+            timeout_seconds=self.support_llm_timeout_seconds,
+            max_retries=self.support_llm_max_retries,
+            complex_confidence_threshold=self.complex_confidence_threshold,
+            local_crew_concurrency=self.local_crew_concurrency,
+            storage_dir=self.crewai_storage_dir,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests build their own `Settings(...)` instead."""
+    return Settings()
