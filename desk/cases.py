@@ -15,6 +15,7 @@ from crew.models import Category, Priority, Route, SupportResult, ThreadMessage
 from desk.accounts import Principal
 from desk.errors import NotFound, PermissionDenied
 from desk.models import Author, Case, CaseMessage, CaseStatus, Role, utcnow
+from desk.sla.history import record_status
 
 
 def new_case_id() -> str:
@@ -195,6 +196,8 @@ def record_answer(
             },
         )
         conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.AGENT, reply, citations, case.updated_at))
+        # The status the answer left the case in: whether the desk now waits on the customer (SLA clocks).
+        record_status(conn, case.id, case.status.value, case.updated_at)
 
 
 def add_customer_message(engine: Engine, thread: CaseThread, text: str, *, sanitised: bool) -> OpenCase:
@@ -225,6 +228,7 @@ def escalate(engine: Engine, case: OpenCase, *, auto: bool) -> None:
                 "updated_at": case.updated_at,
             },
         )
+        record_status(conn, case.id, case.status.value, case.updated_at)
 
 
 def record_failure(engine: Engine, case: OpenCase, *, error_code: str, latency_ms: float) -> None:

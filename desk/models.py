@@ -146,3 +146,36 @@ class AuditEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Customer(Base):
+    """What the desk knows of a customer (`support-desk customers import`, `/admin/customers`). Cases refer to
+    it by `customer_id` without a foreign key: a case may come before its customer's record."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # Picks the SLA policy (desk/sla/policies.yaml); an unknown tier gets the policy file's default tier.
+    tier: Mapped[str] = mapped_column(String(32), default="standard", index=True)
+    plan: Mapped[str | None] = mapped_column(String(64), default=None)
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CaseEvent(Base):
+    """A desk note in a case's thread that the customer does not see: status changes the SLA clocks read
+    (`kind` "status") and SLA events ("sla_near_breach", "sla_breach"). `key` makes an event that several
+    processes could write (one per clock, cycle and threshold) unique."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column()
+    key: Mapped[str | None] = mapped_column(String(120), unique=True, default=None)
+    actor: Mapped[str | None] = mapped_column(String(150), default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -113,6 +113,20 @@ class Settings(BaseSettings):
     # A random marker in the system prompt of every hosted call; a reply that contains it is replaced.
     hosted_canary_enabled: bool = True
 
+    # --- SLA and customer context (desk/sla/, desk/customers.py, README "SLA and customer context") -----
+    # The SLA policy file (YAML); empty: the one shipped in desk/sla/policies.yaml.
+    sla_policy_file: str = ""
+    # A clock is "near breach" once this share of its target has elapsed (event, re-page, hand-over).
+    sla_near_breach_ratio: float = Field(default=0.8, gt=0, lt=1)
+    # How often each API process's SLA sweeper looks at the running clocks.
+    sla_sweep_seconds: float = Field(default=2.0, gt=0)
+    sla_sweeper_enabled: bool = True
+    # A case the crew holds (open, answered, failed) nearing a deadline is put in the needs-human queue.
+    sla_handoff_enabled: bool = True
+    # The customer's profile (tier, plan, open cases, recent subjects) goes into the crew's context only when
+    # every model is local, or when this is on.
+    share_customer_profile_with_hosted_model: bool = False
+
     # --- servers and web interface -----------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000
