@@ -31,6 +31,7 @@ class PageReason(StrEnum):
     AUTO_EMERGENCY = "auto_emergency"
     REPAGE = "repage"  # not acknowledged within the ack timeout
     SECONDARY = "secondary"  # repages exhausted, or the primary receiver unreachable for an ack timeout
+    SLA = "sla_near_breach"  # an SLA clock of a case with people is near its deadline (desk/sla/sweeper.py)
 
 
 class Page(Base):

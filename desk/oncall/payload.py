@@ -14,6 +14,7 @@ _REASONS = {
     PageReason.AUTO_EMERGENCY: "Auto-emergency (classified as an urgent escalation)",
     PageReason.REPAGE: "Not acknowledged yet: paging again",
     PageReason.SECONDARY: "Not acknowledged on the primary rota: paging the secondary",
+    PageReason.SLA: "SLA deadline near: a person must respond",
 }
 
 

@@ -1,5 +1,5 @@
-"""`OncallService`: the pager and the delivery worker of one app, built by `create_app` and started and
-stopped by its lifespan (the worker thread never outlives the app)."""
+"""`OncallService`: the pager, the delivery worker and the SLA sweeper of one app, built by `create_app` and
+started and stopped by its lifespan (their threads never outlive the app)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from desk.oncall.delivery import WebhookSender
 from desk.oncall.pager import OutboxPager
 from desk.oncall.worker import DeliveryWorker, PageDispatcher
 from desk.settings import Settings
+from desk.sla.sweeper import SlaSweeper
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class OncallService:
             dispatcher=dispatcher,
         )
         self.pager = OutboxPager(session_factory, audit, self.worker.wake, max_repages=settings.oncall_max_repages)
+        # Reads the SLA policy file now, so a bad one stops the app at startup (desk.sla.policy.PolicyError).
+        self.sla = SlaSweeper(settings, session_factory, audit, wake=self.worker.wake)
 
     def _sender(self) -> WebhookSender:
         secret = self.settings.oncall_webhook_secret.get_secret_value()
@@ -48,6 +51,9 @@ class OncallService:
 
     def start(self) -> None:
         self.worker.start()
+        if self.settings.sla_sweeper_enabled:
+            self.sla.start()
 
     def stop(self) -> None:
+        self.sla.stop()
         self.worker.stop()
