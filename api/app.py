@@ -13,7 +13,7 @@ from api.errors import install_error_handlers
 from api.logging_setup import LogSetup
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi
-from api.routes import admin, auth, cases, health, oncall, status, support
+from api.routes import admin, auth, cases, customers, health, oncall, status, support
 from crew.models import SupportCrew
 from desk.audit import AuditLog
 from desk.crew_holder import CrewHolder
@@ -89,7 +89,7 @@ def create_app(
         audit=audit,
         trusted_proxies=settings.trusted_proxies,
     )
-    for module in (auth, support, cases, oncall, status, admin, health):
+    for module in (auth, support, cases, oncall, status, admin, health, customers):
         app.include_router(module.router)
     install_openapi(app)
     return app

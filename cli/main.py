@@ -24,6 +24,7 @@ HANDLERS: dict[str, str] = {
     "users enable": "api.commands:users_enable",
     "audit verify": "api.commands:audit_verify",
     "db upgrade": "api.commands:db_upgrade",
+    "customers import": "desk.customer_commands:import_customers",
     "bench": "bench.commands:bench",
     "eval-guard": "desk.guard_commands:eval_guard",
 }
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tools").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="create or upgrade the schema (Alembic migrations)")
 
+    customers = sub.add_parser("customers", help="customer records (SLA tier, plan, locale)").add_subparsers(
+        dest="customers_command", required=True
+    )
+    imports = customers.add_parser("import", help="create or update customers from a CSV file (id,name,tier,...)")
+    imports.add_argument("file")
+
     bench = sub.add_parser("bench", help="load-test the desk on loopback")
     bench.add_argument("--scenario", action="append", default=None)
     bench.add_argument("--json", action="store_true")
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _handler_key(args: argparse.Namespace) -> str:
-    for group in ("users", "audit", "db"):
+    for group in ("users", "audit", "db", "customers"):
         if args.command == group:
             return f"{group} {getattr(args, f'{group}_command')}"
     return str(args.command)
