@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.sla_schemas import SlaClockOut
+
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -48,6 +50,12 @@ class QueueItem(BaseModel):
     repages: int
     pages_delivered: int
     pages_pending: int
+    sla: SlaClockOut | None = Field(
+        default=None,
+        description="The SLA clock closest to its deadline (the queue's order after emergencies); null while the "
+        "desk waits on the customer",
+    )
+    tier: str | None = Field(default=None, description="The SLA tier applied to the case")
 
 
 class QueueOut(BaseModel):

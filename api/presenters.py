@@ -3,10 +3,19 @@ replies into the API's JSON shapes."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
+
+from api.oncall_schemas import QueueItem
 from api.schemas import CaseOut, CaseSummary, CitationOut, MessageOut, SupportResponse
+from api.sla_schemas import CaseNoteOut, CustomerProfileOut, RecentCaseOut, SlaClockOut, SlaOut
 from crew.models import Category, Priority
 from desk import intake
-from desk.models import Case
+from desk.customers import CustomerProfile
+from desk.models import Case, CaseEvent
+from desk.oncall.actions import QueueEntry
+from desk.sla.clock import CaseClocks, ClockReading
+from desk.staff_view import StaffView
 
 
 def summary(case: Case) -> CaseSummary:
@@ -29,14 +38,49 @@ def summary(case: Case) -> CaseSummary:
     )
 
 
-def case_out(case: Case) -> CaseOut:
+def case_out(case: Case, view: StaffView | None = None) -> CaseOut:
+    """The case and its thread; with `view` (staff only) also the customer, the SLA clocks and desk notes."""
     messages = [
         MessageOut(
             author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations], created_at=m.created_at
         )
         for m in case.messages
     ]
-    return CaseOut(**summary(case).model_dump(), messages=messages)
+    out = CaseOut(**summary(case).model_dump(), messages=messages)
+    if view is not None:
+        out.customer = customer_profile_out(view.profile)
+        out.sla = sla_out(view.clocks)
+        out.notes = [note_out(n) for n in view.notes]
+    return out
+
+
+def queue_item(entry: QueueEntry) -> QueueItem:
+    fields = {f.name: getattr(entry, f.name) for f in dataclass_fields(entry) if f.name != "sla"}
+    return QueueItem(**fields, sla=clock_out(entry.sla) if entry.sla is not None else None)
+
+
+def clock_out(reading: ClockReading) -> SlaClockOut:
+    return SlaClockOut.model_validate(reading.as_dict())
+
+
+def sla_out(clocks: CaseClocks) -> SlaOut:
+    return SlaOut(
+        tier=clocks.targets.tier,
+        priority=clocks.targets.priority,
+        waiting_on_customer=clocks.waiting_on_customer,
+        clocks=[clock_out(r) for r in clocks.current()],
+    )
+
+
+def note_out(note: CaseEvent) -> CaseNoteOut:
+    return CaseNoteOut(id=note.id, kind=note.kind, at=note.at, actor=note.actor, data=dict(note.data or {}))
+
+
+def customer_profile_out(profile: CustomerProfile) -> CustomerProfileOut:
+    return CustomerProfileOut(
+        **{k: v for k, v in asdict(profile).items() if k != "recent_cases"},
+        recent_cases=[RecentCaseOut(**asdict(c)) for c in profile.recent_cases],
+    )
 
 
 def support_response(reply: intake.Reply) -> SupportResponse:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.sla_schemas import CaseNoteOut, CustomerProfileOut, SlaOut
 from api.validation import NoNulStr
 from crew.models import Category, Priority, Route
 from security.sanitize import CUSTOMER_ID_PATTERN
@@ -124,6 +125,12 @@ class CaseSummary(BaseModel):
 
 class CaseOut(CaseSummary):
     messages: list[MessageOut]
+    # For staff and admins only (null for customers and integrators): README "SLA and customer context".
+    customer: CustomerProfileOut | None = Field(default=None, description="Staff only: the customer beside the thread")
+    sla: SlaOut | None = Field(default=None, description="Staff only: the case's SLA clocks")
+    notes: list[CaseNoteOut] | None = Field(
+        default=None, description="Staff only: desk notes (status changes, SLA events) the customer does not see"
+    )
 
 
 class CaseList(BaseModel):

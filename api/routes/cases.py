@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ContextDep, CurrentUser, SessionDep
+from api.deps import ContextDep, CurrentUser, SessionDep, SettingsDep
 from api.presenters import case_out, summary
 from api.schemas import CaseList, CaseOut
 from api.validation import CaseIdPath, Offset
 from crew.models import Priority
 from desk.cases import get_case_for, list_cases_for
-from desk.models import CaseStatus
+from desk.models import CaseStatus, Role, utcnow
+from desk.sla.policy import policies_of
+from desk.staff_view import staff_view
 from security.sanitize import CUSTOMER_ID_PATTERN
 
 router = APIRouter(prefix="/support/cases", tags=["cases"])
@@ -46,8 +48,13 @@ def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-def read_case(case_id: CaseIdPath, user: CurrentUser, session: SessionDep, ctx: ContextDep) -> CaseOut:
-    """One case with its thread of messages."""
+def read_case(
+    case_id: CaseIdPath, user: CurrentUser, session: SessionDep, settings: SettingsDep, ctx: ContextDep
+) -> CaseOut:
+    """One case with its thread of messages. Staff also get the customer's profile, the SLA clocks and the
+    desk's notes (status changes, SLA events), which customers and integrators do not see."""
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
-    return case_out(case)
+    if user.role not in (Role.STAFF, Role.ADMIN):
+        return case_out(case)
+    return case_out(case, staff_view(session, case, policies_of(settings), utcnow()))

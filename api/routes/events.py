@@ -2,7 +2,9 @@
 
     curl -N -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/support/cases/$CASE/events
 
-Events: `message` (a new message in the thread, JSON like MessageOut) and `status` (`{"status": ...}`).
+Events: `message` (a new message in the thread, JSON like MessageOut), `status` (`{"status": ...}`) and, for
+staff only, `sla` (a near-breach or breach of one of the case's SLA clocks: `{"id", "kind", "at", "clock",
+"cycle", "deadline", ...}`; every connection replays them, so clients de-duplicate by `id`).
 The first events replay the thread and the current status; then the stream polls the case store every
 POLL_SECONDS (so it sees writes from every API process and worker) and ends after `wait` seconds; clients
 reconnect with `Last-Event-ID` (the last message id) to continue without repeats, as EventSource does.
@@ -25,6 +27,7 @@ from api.openapi import error_responses
 from api.validation import CaseIdPath
 from desk.case_events import CaseChanges, changes_since
 from desk.cases import get_case_for
+from desk.models import Role
 
 router = APIRouter(prefix="/support/cases", tags=["cases"])
 POLL_SECONDS = 1.0
@@ -53,6 +56,7 @@ def _encode(changes: CaseChanges, last_status: str | None) -> list[str]:
     ]
     if changes.status != last_status:
         out.append(_sse("status", {"status": changes.status}))
+    out.extend(_sse("sla", {"id": n.id, "kind": n.kind, "at": n.at.isoformat(), **n.data}) for n in changes.notes)
     return out
 
 
@@ -75,21 +79,24 @@ def case_events(
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
     session_factory = request.app.state.session_factory
 
-    def poll(after: int) -> CaseChanges | None:
+    staff = user.role in (Role.STAFF, Role.ADMIN)
+
+    def poll(after: int, notes_after: int) -> CaseChanges | None:
         with session_factory() as poll_session:
-            return changes_since(poll_session, case_id, after)
+            return changes_since(poll_session, case_id, after, sla_notes_after=notes_after if staff else None)
 
     async def stream() -> AsyncIterator[str]:
-        after, last_status = last_event_id or 0, None
+        after, last_status, notes_after = last_event_id or 0, None, 0
         deadline = time.monotonic() + wait
         beat = time.monotonic() + HEARTBEAT_SECONDS
         while True:
-            changes = await run_in_threadpool(poll, after)
+            changes = await run_in_threadpool(poll, after, notes_after)
             if changes is None:
                 return
             for chunk in _encode(changes, last_status):
                 yield chunk
             after = changes.last_message_id or after
+            notes_after = changes.last_note_id or notes_after
             last_status = changes.status
             if time.monotonic() >= deadline or await request.is_disconnected():
                 return

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 
 from api.context import RequestContext
 from api.deps import AuditDep, ContextDep, CurrentUser, IntakeDep, SessionDep, SettingsDep, StaffUser
-from api.oncall_schemas import HandBackIn, MessageIn, PageOut, PagesOut, QueueItem, QueueOut, StatusIn
-from api.presenters import case_out
+from api.oncall_schemas import HandBackIn, MessageIn, PageOut, PagesOut, QueueOut, StatusIn
+from api.presenters import case_out, queue_item
 from api.schemas import CaseOut
 from api.validation import CaseIdPath, NoNulStr, Offset
 from desk import intake
@@ -21,6 +21,7 @@ from desk.intake import clean_message
 from desk.models import Case, Role, utcnow
 from desk.oncall import actions
 from desk.oncall.models import PageStatus
+from desk.sla.policy import policies_of
 
 router = APIRouter(prefix="/support", tags=["on-call"])
 
@@ -140,15 +141,19 @@ def hand_back(
 def oncall_queue(
     user: StaffUser,
     session: SessionDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
     kind: Annotated[Literal["emergency", "needs_human"] | None, Query(description="One queue only")] = None,
 ) -> QueueOut:
-    """Cases with people (emergencies first) with age and time to breach of the first-response target."""
+    """Cases with people: emergencies first, then by time to SLA breach (`sla`), with age and the KB-031
+    first-response clock."""
     now = utcnow()
-    items, total = actions.queue(session, now=now, limit=limit, offset=offset, kind=kind)
+    items, total = actions.queue(
+        session, now=now, limit=limit, offset=offset, kind=kind, policies=policies_of(settings)
+    )
     return QueueOut(
-        items=[QueueItem.model_validate(item, from_attributes=True) for item in items],
+        items=[queue_item(item) for item in items],
         total=total,
         limit=limit,
         offset=offset,

@@ -3,24 +3,25 @@ of the on-call page (queue, outbox). Routes stay thin; these commit."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, CursorResult, func, select, update
-from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from crew.decision import PRIORITY_RANK
 from desk import cases
 from desk.accounts import Principal
 from desk.errors import Conflict
 from desk.models import Author, Case, CaseMessage, CaseStatus
 from desk.oncall import outbox
 from desk.oncall.models import OncallCase, Page, PageStatus
-from desk.oncall.policy import response_time
+from desk.oncall.policy import priority_rank, response_time
+from desk.sla.clock import CaseClocks, ClockReading, case_clocks
+from desk.sla.history import histories, status_event
+from desk.sla.policy import SlaPolicies, shipped_policies
 
 WITH_PEOPLE = tuple(status.value for status in cases.WITH_PEOPLE)
+FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class QueueEntry:
     repages: int
     pages_delivered: int
     pages_pending: int
+    # The SLA clock closest to its deadline (desk/sla/clock.py), None while no clock runs (the desk waits on
+    # the customer); the queue is sorted by it after emergencies.
+    sla: ClockReading | None = None
+    # The tier whose SLA policy applies (the customer's, or the policy file's default).
+    tier: str | None = None
 
 
 def _ensure_state(session: Session, case: Case, now: datetime) -> None:
@@ -113,6 +119,8 @@ def set_status(session: Session, case: Case, status: str, user: Principal, now: 
         _acknowledge(session, case, user, now)
     case.status = status
     case.updated_at = now
+    if status != previous:
+        session.add(status_event(case.id, status, now, actor=user.username))
     session.commit()
     return previous
 
@@ -131,17 +139,24 @@ def hand_back(session: Session, case: Case, user: Principal, now: datetime, *, n
     outbox.cancel_pending(session, case.id)
     case.status = CaseStatus.OPEN.value
     case.updated_at = now
+    session.add(status_event(case.id, case.status, now, actor=user.username))
     session.commit()
 
 
 # --- read models ---------------------------------------------------------------------------------------------
 
 
-def _queue_order() -> Sequence[object]:
-    emergency_first = sql_case((Case.emergency.is_(True), 0), else_=1)
-    ranks = {priority.value: rank for priority, rank in PRIORITY_RANK.items()}
-    priority = sql_case(ranks, value=Case.priority, else_=len(PRIORITY_RANK))
-    return (emergency_first, priority, Case.created_at, Case.id)
+def _queue_order(case: Case, reading: ClockReading | None) -> tuple[int, int, datetime, int, datetime, str]:
+    """Emergencies first, then by SLA deadline (cases with no running clock after), priority, age."""
+    due = reading.due_at if reading is not None and reading.due_at is not None else FAR_FUTURE
+    return (
+        0 if case.emergency else 1,
+        0 if reading is not None else 1,
+        due,
+        priority_rank(case.priority),
+        case.created_at,
+        case.id,
+    )
 
 
 class QueueKind:
@@ -150,26 +165,34 @@ class QueueKind:
 
 
 def queue(
-    session: Session, *, now: datetime, limit: int, offset: int, kind: str | None = None
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    offset: int,
+    kind: str | None = None,
+    policies: SlaPolicies | None = None,
 ) -> tuple[list[QueueEntry], int]:
-    """Cases with people: emergencies first, then by priority, oldest first. `kind` picks one queue: the
-    emergency queue (escalated and taken emergencies) or the needs-human queue."""
+    """Cases with people: emergencies first, then by time to SLA breach (desk/sla/), then priority, oldest
+    first. `kind` picks one queue: the emergency queue (escalated and taken emergencies) or the needs-human
+    queue. The clocks come from each case's history, so the whole queue is read to sort it (it holds the
+    cases people have, not the desk's history)."""
     where: ColumnElement[bool] = Case.status.in_(WITH_PEOPLE)
     if kind == QueueKind.NEEDS_HUMAN:
         where = Case.status == CaseStatus.NEEDS_HUMAN.value
     elif kind == QueueKind.EMERGENCY:
         where = Case.status.in_([s for s in WITH_PEOPLE if s != CaseStatus.NEEDS_HUMAN.value])
-    total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
     rows = session.execute(
-        select(Case, OncallCase)
-        .outerjoin(OncallCase, OncallCase.case_id == Case.id)
-        .where(where)
-        .order_by(*_queue_order())  # type: ignore[arg-type]
-        .limit(limit)
-        .offset(offset)
+        select(Case, OncallCase).outerjoin(OncallCase, OncallCase.case_id == Case.id).where(where)
     ).all()
-    counts = _page_counts(session, [case.id for case, _ in rows])
-    return [_queue_item(case, state, counts.get(case.id, {}), now) for case, state in rows], total
+    policies = policies or shipped_policies()
+    found = histories(session, [case for case, _ in rows])
+    clocks = {case.id: case_clocks(found[case.id], policies, now) for case, _ in rows}
+    ordered = sorted(rows, key=lambda row: _queue_order(row[0], clocks[row[0].id].most_urgent()))
+    window = ordered[offset : offset + limit]
+    counts = _page_counts(session, [case.id for case, _ in window])
+    entries = [_queue_item(case, state, counts.get(case.id, {}), now, clocks[case.id]) for case, state in window]
+    return entries, len(rows)
 
 
 def _page_counts(session: Session, case_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -186,7 +209,9 @@ def _page_counts(session: Session, case_ids: list[str]) -> dict[str, dict[str, i
     return counts
 
 
-def _queue_item(case: Case, state: OncallCase | None, pages: dict[str, int], now: datetime) -> QueueEntry:
+def _queue_item(
+    case: Case, state: OncallCase | None, pages: dict[str, int], now: datetime, clocks: CaseClocks
+) -> QueueEntry:
     due = case.created_at + response_time(case.priority)
     acknowledged = state is not None and state.acknowledged_at is not None
     to_breach = (due - now).total_seconds()
@@ -213,6 +238,8 @@ def _queue_item(case: Case, state: OncallCase | None, pages: dict[str, int], now
         repages=state.repages if state else 0,
         pages_delivered=pages.get(PageStatus.DELIVERED.value, 0),
         pages_pending=pages.get(PageStatus.PENDING.value, 0),
+        sla=clocks.most_urgent(),
+        tier=clocks.targets.tier,
     )
 
 
