@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.sla_schemas import CaseNoteOut, CustomerProfileOut, SlaOut
+from api.sla_schemas import CaseNoteOut, CustomerProfileOut, MetricsOut, SlaOut
 from api.validation import NoNulStr
 from crew.models import Category, Priority, Route
 from security.sanitize import CUSTOMER_ID_PATTERN
@@ -161,6 +161,9 @@ class StatusOut(BaseModel):
     cases_by_status: dict[str, int]
     rate_limit_rejections_last_hour: int
     auth_failures_last_hour: int
+    metrics: MetricsOut | None = Field(
+        default=None, description="Support metrics over the last `days` days (desk/metrics.py)"
+    )
 
 
 class HealthOut(BaseModel):

@@ -1,4 +1,5 @@
-"""Numbers for `/support/status`, computed from the cases and audit tables."""
+"""Numbers for `/support/status`, computed from the cases and audit tables, and the support metrics of
+desk/metrics.py (first-response and resolution times, automation, handoff and reopen rates, SLA % met)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from desk.metrics import Metrics, desk_metrics
 from desk.models import AuditEvent, Case, utcnow
+from desk.sla.policy import SlaPolicies
 
 # p95 over the most recent answers of each agent: recent behaviour matters, and it bounds the query.
 P95_WINDOW = 1000
@@ -33,6 +36,7 @@ class DeskStatus:
     cases_by_status: dict[str, int]
     rate_limit_rejections_last_hour: int
     auth_failures_last_hour: int
+    metrics: Metrics | None = None
 
 
 def _p95(values: list[float]) -> float | None:
@@ -42,7 +46,10 @@ def _p95(values: list[float]) -> float | None:
     return round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 2)
 
 
-def desk_status(session: Session) -> DeskStatus:
+def desk_status(
+    session: Session, *, policies: SlaPolicies | None = None, days: int = 30, now: datetime | None = None
+) -> DeskStatus:
+    """With `policies`, also the support metrics over the last `days` days."""
     agents: list[AgentStats] = []
     per_route = session.execute(
         select(Case.route, func.count(), func.avg(Case.crew_latency_ms), func.max(Case.updated_at))
@@ -66,7 +73,8 @@ def desk_status(session: Session) -> DeskStatus:
             )
         )
     by_status = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).tuples().all())
-    since = utcnow() - timedelta(hours=1)
+    now = now or utcnow()
+    since = now - timedelta(hours=1)
 
     def events(*names: str) -> int:
         query = select(func.count()).where(AuditEvent.event.in_(names), AuditEvent.ts >= since)
@@ -79,4 +87,5 @@ def desk_status(session: Session) -> DeskStatus:
         cases_by_status=by_status,
         rate_limit_rejections_last_hour=events("rate_limited"),
         auth_failures_last_hour=events(*AUTH_FAILURE_EVENTS),
+        metrics=desk_metrics(session, policies, now=now, days=days) if policies is not None else None,
     )
