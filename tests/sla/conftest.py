@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.pgschema import PostgresUnreachable, throwaway_schema
 from desk.audit import AuditLog
 from desk.db import make_engine, make_session_factory, upgrade_database
 from desk.models import Case, CaseEvent, CaseMessage, Customer
@@ -62,9 +63,27 @@ def policy_file(tmp_path: Path) -> Path:
     return path
 
 
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each database test runs on SQLite and, where it is reachable, on PostgreSQL (a throw-away schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'desk.db'}"
+        return
+    try:
+        with throwaway_schema(PG_URL) as url:
+            yield url
+    except PostgresUnreachable:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+
+
 @pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    settings = make_settings(tmp_path, sla_policy_file=str(policy_file(tmp_path)), oncall_max_repages=3)
+def desk(tmp_path: Path, database_url: str) -> Iterator[Desk]:
+    settings = make_settings(
+        tmp_path, database_url=database_url, sla_policy_file=str(policy_file(tmp_path)), oncall_max_repages=3
+    )
     upgrade_database(settings.database_url)
     engine = make_engine(settings.database_url)
     yield Desk(settings, engine, make_session_factory(engine), AuditLog(settings.audit_log_file, engine))
