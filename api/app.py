@@ -19,10 +19,16 @@ from desk.audit import AuditLog
 from desk.crew_holder import CrewHolder
 from desk.db import make_engine, make_session_factory
 from desk.escalation import EscalationHook
+from desk.intake import Intake
+from desk.jobs.service import JobService
 from desk.oncall.service import OncallService
+from desk.oncall.tasks import CeleryPageDispatcher
 from desk.principals import PrincipalCache
 from desk.ratelimit import RateLimits
 from desk.settings import Settings, get_settings
+
+# How long the embedded pool's first job waits for the crew to finish loading.
+READY_WAIT_SECONDS = 600.0
 
 
 def create_app(
@@ -41,8 +47,17 @@ def create_app(
     session_factory = make_session_factory(engine)
     audit = AuditLog(settings.audit_log_file, engine)
     crew_holder = CrewHolder(crew)
+
+    def job_intake() -> Intake:
+        """The intake the embedded pool's jobs run with (built on first use, once the crew is loaded)."""
+        crew_holder.wait(READY_WAIT_SECONDS)
+        state = app.state
+        return Intake(engine, settings, crew_holder.get(), state.limits, audit, state.escalation_hook)
+
+    jobs = JobService(settings, engine, audit, job_intake)
+    dispatcher = CeleryPageDispatcher(settings, session_factory, jobs.celery) if jobs.celery is not None else None
     # Another hook (tests) pages by itself; the outbox's reconcile sweep would page its cases twice.
-    paging = OncallService(settings, session_factory, audit, reconcile=escalation_hook is None)
+    paging = OncallService(settings, session_factory, audit, reconcile=escalation_hook is None, dispatcher=dispatcher)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,9 +68,11 @@ def create_app(
         limiter.total_tokens = max(limiter.total_tokens, settings.crew_max_workers)
         crew_holder.start_loading(settings)
         paging.start()
+        jobs.start()
         try:
             yield
         finally:
+            jobs.stop()
             paging.stop()
             engine.dispose()
             logs.close()
@@ -80,6 +97,7 @@ def create_app(
     app.state.crew_holder = crew_holder
     app.state.principals = PrincipalCache(settings.principal_cache_seconds)
     app.state.oncall = paging
+    app.state.jobs = jobs
     app.state.escalation_hook = escalation_hook or paging.pager
 
     install_error_handlers(app)

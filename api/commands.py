@@ -94,7 +94,10 @@ def run_all(args: argparse.Namespace) -> int:
     cli = [sys.executable, "-m", "cli.main"]
     api = subprocess.Popen([*cli, "serve", "--host", host, "--port", str(port)])  # noqa: S603 - our own CLI
     ui = subprocess.Popen([*cli, "ui", "--port", str(ui_port)])  # noqa: S603
-    children = (api, ui)
+    children: tuple[subprocess.Popen[bytes], ...] = (api, ui)
+    if settings.celery_broker_url:
+        # A broker is configured: the crews run on a worker (README, "Workers and jobs"); start one beside.
+        children = (*children, subprocess.Popen([*cli, "worker"]))  # noqa: S603
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         for child in children:
@@ -106,6 +109,8 @@ def run_all(args: argparse.Namespace) -> int:
         if _wait_ready(f"http://{host}:{port}/readyz", api, READY_TIMEOUT_SECONDS):
             _out(f"API ready:      http://{host}:{port}  (docs: http://{host}:{port}/docs)")
             _out(f"Web form:       http://localhost:{ui_port}")
+            if settings.celery_broker_url:
+                _out("Crew jobs:      a Celery worker on CELERY_BROKER_URL")
         else:
             _err("the API did not become ready; see the log above")
         while all(child.poll() is None for child in children):

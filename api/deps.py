@@ -70,7 +70,9 @@ async def get_intake(request: Request) -> intake.Intake:
     # (desk/cases.py). A crew still loading answers 503 here.
     state = request.app.state
     holder: CrewHolder = state.crew_holder
-    return intake.Intake(state.engine, state.settings, holder.get(), state.limits, state.audit, state.escalation_hook)
+    return intake.Intake(
+        state.engine, state.settings, holder.get(), state.limits, state.audit, state.escalation_hook, jobs=state.jobs.queue
+    )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -161,6 +161,9 @@ class StatusOut(BaseModel):
     cases_by_status: dict[str, int]
     rate_limit_rejections_last_hour: int
     auth_failures_last_hour: int
+    # Where crews run and how far behind they are: mode (embedded or celery), broker, workers answering a
+    # ping, broker queue depth per queue, and queued/running jobs by the jobs table (desk/jobs/service.py).
+    jobs: dict[str, Any] | None = None
     metrics: MetricsOut | None = Field(
         default=None, description="Support metrics over the last `days` days (desk/metrics.py)"
     )
@@ -173,6 +176,7 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: str
     checks: dict[str, str]
+    jobs: dict[str, Any] | None = None
 
 
 class AccountIn(BaseModel):

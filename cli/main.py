@@ -25,6 +25,7 @@ HANDLERS: dict[str, str] = {
     "audit verify": "api.commands:audit_verify",
     "db upgrade": "api.commands:db_upgrade",
     "customers import": "desk.customer_commands:import_customers",
+    "worker": "desk.jobs.commands:worker",
     "bench": "bench.commands:bench",
     "eval-guard": "desk.guard_commands:eval_guard",
 }
@@ -61,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=1)
+
+    worker = sub.add_parser("worker", help="run crew jobs and on-call pages from the broker (Celery)")
+    worker.add_argument("--concurrency", type=int, default=None, help="processes (prefork) or threads")
+    worker.add_argument("--queues", default=None, help="comma-separated: crew, paging (default both)")
+    worker.add_argument("--pool", choices=("prefork", "threads"), default="prefork")
+    worker.add_argument("--hostname", default=None, help="Celery node name (default support-desk-<queues>@host)")
+    worker.add_argument("--events", action="store_true", help="send task events (for Flower's task views)")
+    worker.add_argument("--crew-factory", default=None, help=argparse.SUPPRESS)  # module:function, tests/bench
 
     ui = sub.add_parser("ui", help="start the Streamlit web form")
     ui.add_argument("--port", type=int, default=None)

@@ -112,9 +112,10 @@ def begin(engine: Engine, *, account_id: int, key: str, fingerprint: str, ttl: t
     raise Conflict("The Idempotency-Key is contended; retry in a moment.", code="idempotency_key_in_progress")
 
 
-def bind(engine: Engine, key_id: int, *, case_id: str, job_id: str | None = None) -> None:
+def bind(engine: Engine, key_id: int, *, case_id: str) -> None:
+    """The case a request made (the job, when there is one, is bound by the job's own transaction)."""
     with engine.begin() as conn:
-        conn.execute(update(KEYS).where(KEYS.c.id == key_id).values(case_id=case_id, job_id=job_id))
+        conn.execute(update(KEYS).where(KEYS.c.id == key_id).values(case_id=case_id))
 
 
 def complete(engine: Engine, key_id: int, *, status: int, body: dict[str, Any] | None) -> None:

@@ -5,6 +5,9 @@ Both take the same steps, in this order:
     (`crew.decision.decide`, with the auto-emergency rule) -> the message stored before the crew runs ->
     the page for an emergency -> the crew, with the thread so far -> the answer, or the failure, recorded
     with the crew's latency.
+The crew's part runs as a job (desk/jobs/): `_hand_off` stores it and sends it to the app's queue (the
+embedded pool or a Celery worker) and waits for it up to a time; the job runs `answer_case`. Unless the
+rate-limit store is down, the auto-emergency check (a classifier call) is the job's first step too.
 A follow-up on a case that people have (escalated, acknowledged, in progress) is stored and not answered by
 the crew. Use cases here return domain results; the API turns them into responses.
 """
@@ -14,7 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -25,10 +29,14 @@ from desk.accounts import Principal
 from desk.audit import AuditLog
 from desk.errors import AppError, CrewFailed, InputRejected, PermissionDenied, ServiceUnavailable
 from desk.escalation import EscalationHook
-from desk.models import Role, utcnow
+from desk.jobs.outcome import open_case_of
+from desk.models import CaseStatus, Role, utcnow
 from desk.ratelimit import LIMIT_STORE_DOWN, RateLimits
 from desk.settings import Settings
 from security.sanitize import ContextRejected, clean_context, clean_text
+
+if TYPE_CHECKING:
+    from desk.jobs.queue import JobQueue
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +51,9 @@ class Intake:
     limits: RateLimits
     audit: AuditLog
     hook: EscalationHook
+    # Where the crew runs (desk/jobs/): the app's queue (embedded pool or Celery broker). None: in the caller's
+    # thread, with the same job code, for synchronous callers that have no queue.
+    jobs: JobQueue | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,9 @@ class Reply:
     reply: str | None
     citations: list[dict[str, str]] = field(default_factory=list)
     sanitised_fields: tuple[str, ...] = ()
+    # The crew's job for this message; `pending` when its answer was not there within the wait (202).
+    job_id: str | None = None
+    pending: bool = False
 
     @property
     def answered_by_crew(self) -> bool:
@@ -181,8 +195,18 @@ def _fail_open_or_raise(
     )
 
 
-def file_request(intake: Intake, user: Principal, request: NewRequest, request_id: str) -> Reply:
-    """A first message: a new case, answered by the crew."""
+def file_request(
+    intake: Intake,
+    user: Principal,
+    request: NewRequest,
+    request_id: str,
+    *,
+    wait: float | None = None,
+    idempotency_key_id: int | None = None,
+) -> Reply:
+    """A first message: a new case, answered by the crew's job. `wait`: seconds to wait for the answer
+    (default JOB_WAIT_SECONDS; 0 = answer at once with a pending reply). `idempotency_key_id`: the caller's
+    Idempotency-Key row, bound to the case and job in the job's own transaction."""
     customer_id = acting_customer(user, request.customer_id)
     try:
         clean = sanitise_input(request.message, request.context, intake.settings)
@@ -190,7 +214,13 @@ def file_request(intake: Intake, user: Principal, request: NewRequest, request_i
     except AppError as exc:
         exc.details.setdefault("customer_id", customer_id)
         raise
-    decision, classification = _decide(intake, clean.message, forced=request.route, flagged=request.emergency)
+    check_in_job = _check_in_job(intake, down, flagged=request.emergency)
+    if check_in_job:
+        decision, classification = decide(None, forced=request.route), None
+    else:
+        decision, classification = decide_message(
+            intake, clean.message, forced=request.route, flagged=request.emergency
+        )
     _fail_open_or_raise(intake, user, customer_id, down, decision, request_id)
     _audit_sanitised(intake.audit, user, customer_id, clean.changed_fields, request_id)
     requested = decision.route if decision.emergency else request.route
@@ -205,19 +235,32 @@ def file_request(intake: Intake, user: Principal, request: NewRequest, request_i
         message=clean.message,
     )
     paged = decision.emergency and intake.hook.on_emergency(case.id, customer_id=customer_id, auto=decision.auto)
-    return _answer(intake, case, clean, decision, classification, route=requested, history=(), paged=paged)
+    job = Handoff(decision, classification, requested, (), paged, check_in_job, "first_message")
+    return _hand_off(intake, case, clean, job, wait=wait, idempotency_key_id=idempotency_key_id)
 
 
-def follow_up(intake: Intake, user: Principal, case: cases.CaseThread, text: str, request_id: str) -> Reply:
+def follow_up(
+    intake: Intake,
+    user: Principal,
+    case: cases.CaseThread,
+    text: str,
+    request_id: str,
+    *,
+    wait: float | None = None,
+    idempotency_key_id: int | None = None,
+) -> Reply:
     """A customer's next message on their case (`case` as the caller may see it). It counts against the
     customer's limit like a new request, may itself be an emergency, and is answered with the thread."""
     clean = sanitise_input(text, None, intake.settings)
     down = limit_unless_emergency(intake, user, case.customer_id, request_id)
+    check_in_job = not case.with_people and _check_in_job(intake, down, flagged=False)
     if case.with_people:
         # People have the case: nothing to decide, and a message for them is never refused for want of a counter.
         decision, classification = Decision(Route.ESCALATION, emergency=True), None
+    elif check_in_job:
+        decision, classification = decide(None), None
     else:
-        decision, classification = _decide(intake, clean.message, forced=Route.AUTO, flagged=False)
+        decision, classification = decide_message(intake, clean.message, forced=Route.AUTO, flagged=False)
     _fail_open_or_raise(intake, user, case.customer_id, down, decision, request_id)
     _audit_sanitised(intake.audit, user, case.customer_id, clean.changed_fields, request_id)
     open_case = cases.add_customer_message(intake.engine, case, clean.message, sanitised=bool(clean.changed_fields))
@@ -230,7 +273,100 @@ def follow_up(intake: Intake, user: Principal, case: cases.CaseThread, text: str
     )
     # No forced route on a follow-up: the crew routes on this message's classification, with the thread.
     route = decision.route if decision.emergency else Route.AUTO
-    return _answer(intake, open_case, clean, decision, classification, route=route, history=case.history, paged=paged)
+    job = Handoff(decision, classification, route, case.history, paged, check_in_job, "follow_up")
+    return _hand_off(intake, open_case, clean, job, wait=wait, idempotency_key_id=idempotency_key_id)
+
+
+def _check_in_job(intake: Intake, down: ServiceUnavailable | None, *, flagged: bool) -> bool:
+    """Leave the auto-emergency check (a classifier call) to the crew's job, so the API process runs no model,
+    except when the limit store is down: then whether the message is an emergency decides whether it is
+    accepted at all, before anything is stored."""
+    return not flagged and down is None
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What the intake decided for the crew's job."""
+
+    decision: Decision
+    classification: Classification | None
+    route: Route
+    history: tuple[ThreadMessage, ...]
+    paged: bool
+    check_emergency: bool
+    kind: str
+
+    def payload(self, clean: CleanInput) -> dict[str, Any]:
+        """The job row's payload: everything the crew needs that is not on the case."""
+        classification = self.classification
+        return {
+            "message": clean.message,
+            "context": clean.context,
+            "changed_fields": list(clean.changed_fields),
+            "route": self.route.value,
+            "decision": {
+                "route": self.decision.route.value,
+                "emergency": self.decision.emergency,
+                "auto": self.decision.auto,
+            },
+            "classification": classification.model_dump(mode="json") if classification is not None else None,
+            "check_emergency": self.check_emergency,
+            "history": [m.model_dump(mode="json") for m in self.history],
+            "paged": self.paged,
+        }
+
+
+def _hand_off(
+    intake: Intake,
+    case: cases.OpenCase,
+    clean: CleanInput,
+    job: Handoff,
+    *,
+    wait: float | None,
+    idempotency_key_id: int | None,
+) -> Reply:
+    """Store the crew's job for the case, send it, and wait up to `wait` seconds for its outcome."""
+    # Imported here: the runner runs `answer_case` below, so desk.jobs imports this module, not the reverse.
+    from desk.jobs import runner, store
+    from desk.jobs.events import JobEvent
+
+    queue = intake.jobs
+    payload = job.payload(clean)
+    wait = intake.settings.job_wait_seconds if wait is None else wait
+    if queue is None:
+        lease = timedelta(seconds=intake.settings.job_time_limit_seconds)
+        owner = runner.new_owner("inline")
+        job_id = store.create(
+            intake.engine,
+            case_id=case.id,
+            kind=job.kind,
+            payload=payload,
+            owner=owner,
+            lease=lease,
+            idempotency_key_id=idempotency_key_id,
+        )
+        outcome = runner.run(runner.Runtime(intake, lambda event: None, owner), job_id)
+    else:
+        job_id = store.create(
+            intake.engine,
+            case_id=case.id,
+            kind=job.kind,
+            payload=payload,
+            owner=queue.queued_owner,
+            lease=queue.queued_lease,
+            idempotency_key_id=idempotency_key_id,
+        )
+        queue.publish(JobEvent("queued", case.id, job_id))
+        waiter = queue.expect(job_id) if wait > 0 else None
+        queue.submit(job_id)
+        outcome = waiter.wait(wait) if waiter is not None else None
+    if outcome is None:
+        if case.status not in cases.WITH_PEOPLE:
+            case.status = CaseStatus.QUEUED
+        return Reply(case, None, sanitised_fields=clean.changed_fields, job_id=job_id, pending=True)
+    if not outcome.answered:
+        raise CrewFailed(case_id=case.id, customer_id=case.customer_id)
+    return Reply(open_case_of(outcome.case), outcome.reply, outcome.citations, clean.changed_fields, job_id=job_id)
 
 
 def _audit_sanitised(
@@ -247,7 +383,9 @@ def _audit_sanitised(
         )
 
 
-def _decide(intake: Intake, message: str, *, forced: Route, flagged: bool) -> tuple[Decision, Classification | None]:
+def decide_message(
+    intake: Intake, message: str, *, forced: Route, flagged: bool
+) -> tuple[Decision, Classification | None]:
     """The decision before the crew runs, so an emergency pages at once. The classification made for the
     auto-emergency rule is handed to the crew, which then does not classify the same message again."""
     rule = intake.settings.auto_emergency_rule()
@@ -262,7 +400,7 @@ def _decide(intake: Intake, message: str, *, forced: Route, flagged: bool) -> tu
     return decide(classification, forced=forced, flagged=flagged, rule=rule), classification
 
 
-def _answer(
+def answer_case(
     intake: Intake,
     case: cases.OpenCase,
     clean: CleanInput,

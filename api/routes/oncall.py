@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
 
 from api.context import RequestContext
 from api.deps import AuditDep, ContextDep, CurrentUser, IntakeDep, SessionDep, SettingsDep, StaffUser
+from api.jobs_http import accepted, begin_key, preferences, replay_job, replay_stored, replayed, run_keyed
 from api.oncall_schemas import HandBackIn, MessageIn, PageOut, PagesOut, QueueOut, StatusIn
 from api.presenters import case_out, queue_item
+from api.responses import model_response
+from api.routes.support import FILING_RESPONSES
 from api.schemas import CaseOut
 from api.validation import CaseIdPath, NoNulStr, Offset
-from desk import intake
+from desk import idempotency, intake
 from desk.accounts import Principal
 from desk.audit import AuditLog
 from desk.cases import get_case_for, thread_of
@@ -53,7 +57,7 @@ def acknowledge_case(
     return case_out(case)
 
 
-@router.post("/cases/{case_id}/messages", response_model=CaseOut)
+@router.post("/cases/{case_id}/messages", response_model=CaseOut, responses=FILING_RESPONSES)
 def post_message(
     case_id: CaseIdPath,
     body: MessageIn,
@@ -63,32 +67,63 @@ def post_message(
     audit: AuditDep,
     ctx: ContextDep,
     desk: IntakeDep,
-) -> CaseOut:
-    """Add a message to the case thread: a staff reply (visible to the customer) or the customer's follow-up."""
+    http: Request,
+) -> Response:
+    """Add a message to the case thread: a staff reply (visible to the customer) or the customer's follow-up.
+    A follow-up the crew answers takes `Prefer` and answers 202 like a first message; an `Idempotency-Key`
+    makes a retry return the case instead of adding the message twice."""
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
-    if user.role in (Role.STAFF, Role.ADMIN):
+    prefs = preferences(http)
+    key = begin_key(http, settings, desk.engine, user.account_id, {"case_id": case_id, **body.model_dump(mode="json")})
+
+    def current() -> Response:
+        session.expire_all()
+        return model_response(case_out(get_case_for(session, user, case_id)))
+
+    if key.replay is not None:
+        if key.replay.job_id is not None:
+            return replay_job(desk.engine, key.replay, prefs, lambda _outcome: current(), case.customer_id)
+        return replayed(current()) if key.replay.case_id is not None else replay_stored(key.replay)
+
+    def staff() -> Response:
         text, changed = clean_message(body.text, settings)
         acknowledged = actions.staff_reply(session, case, user, text, utcnow())
         record_case_event(audit, "case_reply", user, case, ctx, author="staff", sanitised=changed)
         if acknowledged:
             record_case_event(audit, "oncall_ack", user, case, ctx, via="reply")
-        return case_out(case)
-    # The customer's follow-up takes the same intake as a first message.
-    reply = intake.follow_up(desk, user, thread_of(case), body.text, ctx.request_id)
-    session.expire_all()
-    case = get_case_for(session, user, case_id)
-    record_case_event(
-        audit,
-        "case_reply",
-        user,
-        case,
-        ctx,
-        author="customer",
-        answered_by_crew=reply.answered_by_crew,
-        sanitised="message" in reply.sanitised_fields,
-    )
-    return case_out(case)
+        if key.key_id is not None:
+            idempotency.bind(desk.engine, key.key_id, case_id=case.id)
+        return model_response(case_out(case))
+
+    def customer() -> Response:
+        # The customer's follow-up takes the same intake as a first message.
+        reply = intake.follow_up(
+            desk,
+            user,
+            thread_of(case),
+            body.text,
+            ctx.request_id,
+            wait=prefs.wait_seconds(settings),
+            idempotency_key_id=key.key_id,
+        )
+        if reply.job_id is None and key.key_id is not None:
+            idempotency.bind(desk.engine, key.key_id, case_id=case.id)  # people have it: no job, the case
+        record_case_event(
+            audit,
+            "case_reply",
+            user,
+            case,
+            ctx,
+            author="customer",
+            answered_by_crew=reply.answered_by_crew,
+            sanitised="message" in reply.sanitised_fields,
+        )
+        if reply.pending:
+            return accepted(case.id, reply.case.status.value, reply.job_id, prefs)
+        return current()
+
+    return run_keyed(desk.engine, key, staff if user.role in (Role.STAFF, Role.ADMIN) else customer)
 
 
 def _change_status(

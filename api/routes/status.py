@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep, SettingsDep, StaffUser
@@ -21,13 +21,18 @@ Days = Annotated[int, Query(ge=1, le=366, description="The metrics' window: the 
 
 
 @router.get("/status", response_model=StatusOut)
-def support_status(user: StaffUser, session: SessionDep, settings: SettingsDep, days: Days = 30) -> StatusOut:
-    """Interactions and latency per agent, routing counts, degraded answers, recent rejections, and `metrics`:
-    first-response and resolution times, automation, handoff and reopen rates and SLA % met, overall and per
-    route, priority and day."""
-    return StatusOut.model_validate(
+def support_status(
+    user: StaffUser, session: SessionDep, settings: SettingsDep, request: Request, days: Days = 30
+) -> StatusOut:
+    """Interactions and latency per agent, routing counts, degraded answers, recent rejections, where the crew
+    jobs stand (`jobs`), and `metrics`: first-response and resolution times, automation, handoff and reopen
+    rates and SLA % met, overall and per route, priority and day."""
+    out = StatusOut.model_validate(
         desk_status(session, policies=policies_of(settings), days=days), from_attributes=True
     )
+    jobs = getattr(request.app.state, "jobs", None)
+    out.jobs = jobs.health() if jobs is not None else None
+    return out
 
 
 @router.get(

@@ -6,8 +6,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-# The on-call tables live on the same `Base` but in their own module: import it so `target_metadata` (and
-# `alembic revision --autogenerate`) sees them whether or not anything else imported it first.
+# The on-call and job tables live on the same `Base` but in their own modules: import them so `target_metadata`
+# (and `alembic revision --autogenerate`) sees them whether or not anything else imported them first.
+import desk.jobs.models
 import desk.oncall.models  # noqa: F401
 from desk.models import Base
 

@@ -13,11 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import desk.jobs.models  # noqa: F401 - registers the job tables on Base, as desk/migrations/env.py does
 import desk.oncall.models  # noqa: F401 - registers the on-call tables on Base, as desk/migrations/env.py does
 from desk.db import alembic_config, upgrade_database
 from desk.models import Base
 
-ONCALL_TABLES = {"oncall_pages", "oncall_cases"}
+ONCALL_TABLES = {"oncall_pages", "oncall_cases", "jobs", "idempotency_keys"}
 
 
 def test_migrations_match_models_and_downgrade(tmp_path: Path) -> None:
