@@ -62,6 +62,7 @@ def main() -> None:
         if auth.is_staff:
             # The API shows the desk's health to staff only.
             pages.append(st.Page(PAGES / "status.py", title="Status", icon=":material/monitoring:", url_path="status"))
+            pages.append(st.Page(PAGES / "metrics.py", title="Metrics", icon=":material/insights:", url_path="metrics"))
     if auth is not None and auth.is_staff:
         pages.append(_oncall_page("visible"))
     elif auth is None and st.query_params.get("case"):
