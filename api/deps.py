@@ -80,6 +80,7 @@ ContextDep = Annotated[RequestContext, Depends(get_context)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 LimitsDep = Annotated[RateLimits, Depends(get_limits)]
 SessionDep = Annotated[Session, Depends(get_session)]
+PrincipalsDep = Annotated[PrincipalCache, Depends(get_principals)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
@@ -90,7 +91,6 @@ async def get_current_user(request: Request, token: TokenDep) -> Principal:
     # session generator dependency (its exit stack and teardown) on every request.
     state = request.app.state
     settings: Settings = state.settings
-PrincipalsDep = Annotated[PrincipalCache, Depends(get_principals)]
     audit: AuditLog = state.audit
     principals: PrincipalCache = state.principals
     ctx: RequestContext = request.state.ctx
@@ -115,6 +115,9 @@ PrincipalsDep = Annotated[PrincipalCache, Depends(get_principals)]
             principals.put(user)
     if user is None or user.role.value != claims.role:
         raise await reject("unknown_account")
+    if claims.version != user.token_version:
+        # Issued before the account was last disabled: revoked.
+        raise await reject("revoked")
     ctx.actor, ctx.account_id, ctx.role = user.username, user.account_id, user.role.value
     return user
 
@@ -125,9 +128,6 @@ def _lookup(session_factory: sessionmaker[Session], username: str) -> Principal 
         return active_principal(session, username)
 
 
-    if claims.version != user.token_version:
-        # Issued before the account was last disabled: revoked.
-        raise await reject("revoked")
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 IntakeDep = Annotated[intake.Intake, Depends(get_intake)]
 

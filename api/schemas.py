@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.sla_schemas import CaseNoteOut, CustomerProfileOut, MetricsOut, SlaOut
 from api.validation import NoNulStr
 from crew.models import Category, Priority, Route
 from security.sanitize import CUSTOMER_ID_PATTERN
 
+# What the sanitiser leaves must not be empty, so a message needs one character that it keeps: not white space,
+# a control, private use or an invisible format character (security/sanitize.py). Only in the document (the
+# server's own check names the problem better). The pattern cannot say everything (lone surrogates, private
+# use beyond the BMP, markup-only text such as `<b></b>`): those are 422s too, as the description says.
+VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f\ue000-\uf8ff\u200b\u200c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+TEXT_RULE = (
+    "Plain text: markup, control and invisible characters are removed, and what is left must not be empty "
+    "(422) nor longer than MAX_MESSAGE_LENGTH characters (422)."
+)
 CustomerId = Field(default=None, pattern=CUSTOMER_ID_PATTERN, description="The customer this request acts for")
 # The role comes from the token, so the schema cannot make the field required for one role only: it says so.
 FilingCustomerId = Field(
@@ -57,16 +66,19 @@ class NotReadyOut(ErrorOut):
 class SupportRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, description="The customer's message (plain text; markup is removed)")
+    message: str = Field(
+        min_length=1, description=f"The customer's message. {TEXT_RULE}", json_schema_extra={"pattern": VISIBLE_TEXT}
+    )
     customer_id: str | None = FilingCustomerId
     context: dict[str, Any] | None = Field(default=None, description="Small JSON object handed to the crew")
-    emergency: bool = Field(default=False, description="Escalate now: escalation route, priority urgent")
+    # Strict: JSON `true`/`false` only (0, 1, "yes" are refused rather than guessed at).
+    emergency: StrictBool = Field(default=False, description="Escalate now: escalation route, priority urgent")
 
 
 class ClassifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1)
+    message: str = Field(min_length=1, description=TEXT_RULE, json_schema_extra={"pattern": VISIBLE_TEXT})
     customer_id: str | None = ClassifyCustomerId
 
 
@@ -195,6 +207,7 @@ class AccountOut(BaseModel):
     customer_id: str | None
     is_active: bool
     created_at: datetime
+    disabled_at: datetime | None = None
 
 
 class AuditEventOut(BaseModel):
@@ -208,7 +221,6 @@ class AuditEventOut(BaseModel):
     status_code: int | None
     request_id: str | None
     payload: dict[str, Any]
-    disabled_at: datetime | None = None
 
 
 class AuditPage(BaseModel):

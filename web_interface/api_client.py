@@ -12,7 +12,7 @@ page ever shows a status code, a JSON body or a traceback:
     ├── ForbiddenError             403  signed in, but this role may not do that
     ├── NotFoundError              404  no such case for this caller
     │   └── EndpointMissingError   404/405 from a route this API version does not have (yet)
-    ├── ConflictError              409  the case is in a state that forbids the action
+    ├── ConflictError              409  the case (or account) is in a state that forbids the action
     ├── InputRejectedError         413/422  `field` and `reason` say what to fix
     ├── RateLimitedError           429  `retry_after` seconds
     ├── CrewFailedError            502  the agents failed; the case was saved
@@ -28,6 +28,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
@@ -166,14 +167,18 @@ class AuthSession(_ApiModel):
 class Citation(_ApiModel):
     title: str
     article_id: str | None = None
+    # The API's own path of the article (`/kb/articles/{id}`): not a browser link, the web app has an article page.
     url: str | None = None
     excerpt: str | None = Field(default=None, validation_alias=AliasChoices("excerpt", "snippet", "summary"))
 
 
 class SupportAnswer(_ApiModel):
-    response: str
-    agent_type: str
+    """What filing a request returns. Only `case_id` is certain: with the crew queued (a `queued` case) there
+    is no response yet, and the case view shows the answer when it arrives."""
+
     case_id: str
+    response: str | None = None
+    agent_type: str | None = None
     timestamp: datetime | None = None
     category: str | None = None
     priority: str | None = None
@@ -183,16 +188,13 @@ class SupportAnswer(_ApiModel):
     degraded: bool = False
     emergency: bool = False
 
-    @property
-    def escalated(self) -> bool:
-        return self.emergency or self.status == "escalated" or self.agent_type == "escalation"
-
 
 class CaseMessage(_ApiModel):
     author: str = Field(validation_alias=AliasChoices("author", "role", "sender", "author_role"))
     text: str = Field(validation_alias=AliasChoices("text", "body", "content", "message"))
     created_at: datetime | None = Field(default=None, validation_alias=AliasChoices("created_at", "timestamp"))
-    author_name: str | None = None
+    author_name: str | None = None  # the staff member's username on a staff reply
+    citations: list[Citation] = Field(default_factory=list)
 
 
 class CaseSummary(_ApiModel):
@@ -207,11 +209,26 @@ class CaseSummary(_ApiModel):
     degraded: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    summary: str | None = Field(default=None, validation_alias=AliasChoices("summary", "subject", "title"))
+    last_message_at: datetime | None = None
+    subject: str | None = Field(default=None, validation_alias=AliasChoices("subject", "summary", "title"))
+    language: str | None = None
+
+    @property
+    def last_activity(self) -> datetime | None:
+        """When the thread last changed: the newest message, else the last update (an API without
+        `last_message_at`), else the opening."""
+        return self.last_message_at or self.updated_at or self.created_at
 
 
 class CaseDetail(CaseSummary):
     messages: list[CaseMessage] = Field(default_factory=list, validation_alias=AliasChoices("messages", "thread"))
+
+    def model_post_init(self, context: Any, /) -> None:
+        # `last_message_at` from the thread itself when the API does not send it.
+        if self.last_message_at is None:
+            stamps = [m.created_at for m in self.messages if m.created_at is not None]
+            if stamps:
+                self.last_message_at = max(stamps)
 
 
 class CasePage(_ApiModel):
@@ -259,9 +276,17 @@ class StatusReport(_ApiModel):
     generated_at: datetime | None = None
 
 
+class QueueKind(StrEnum):
+    """The two staff queues: emergencies (on-call) and cases a person must take over."""
+
+    EMERGENCY = "emergency"
+    NEEDS_HUMAN = "needs_human"
+
+
 class QueueItem(_ApiModel):
     case_id: str = Field(validation_alias=AliasChoices("case_id", "id"))
     status: str
+    kind: str | None = None  # `emergency` / `needs_human`; absent from an API older than the needs-human queue
     priority: str | None = None
     emergency: bool = False
     auto_emergency: bool = False
@@ -272,7 +297,65 @@ class QueueItem(_ApiModel):
     breached: bool = False
     acknowledged_by: str | None = None
     summary: str | None = None
+    subject: str | None = None
     created_at: datetime | None = None
+
+    @property
+    def queue(self) -> QueueKind:
+        """Which queue the item belongs to, from `kind`, or from the case itself when the API has no `kind`."""
+        if self.kind in (QueueKind.EMERGENCY.value, QueueKind.NEEDS_HUMAN.value):
+            return QueueKind(self.kind)
+        if self.status == "needs_human" and not (self.emergency or self.auto_emergency):
+            return QueueKind.NEEDS_HUMAN
+        return QueueKind.EMERGENCY
+
+
+class PagingStatus(_ApiModel):
+    """Whether on-call pages can leave the desk: `webhook_configured` false means they wait in the queue."""
+
+    webhook_configured: bool | None = None
+    secondary_webhook_configured: bool | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class Article(_ApiModel):
+    article_id: str = Field(validation_alias=AliasChoices("article_id", "id"))
+    title: str
+    body: str = ""  # Markdown the desk's team wrote (not customer text)
+    excerpt: str | None = None
+    category: str | None = None
+    url: str | None = None
+
+
+class Account(_ApiModel):
+    username: str
+    role: str
+    customer_id: str | None = None
+    is_active: bool = True
+    created_at: datetime | None = None
+    disabled_at: datetime | None = None
+
+
+class AuditEntry(_ApiModel):
+    seq: int
+    ts: datetime | None = None
+    event: str
+    actor: str | None = None
+    role: str | None = None
+    customer_id: str | None = None
+    case_id: str | None = None
+    status_code: int | None = None
+    request_id: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditLog(_ApiModel):
+    items: list[AuditEntry] = Field(default_factory=list)
+    # None: this API does not verify the chain on this endpoint (older than `chain_intact`).
+    chain_intact: bool | None = None
+    first_broken_seq: int | None = None
+    chain_problem: str | None = None
+    entries_verified: int | None = None
 
 
 class SupportRoute(StrEnum):
@@ -290,7 +373,7 @@ class SupportRoute(StrEnum):
 
 
 class CaseStatus(StrEnum):
-    """The statuses on-call staff can set from the web interface."""
+    """The statuses staff can set from the web interface."""
 
     ACKNOWLEDGED = "acknowledged"
     IN_PROGRESS = "in_progress"
@@ -320,7 +403,9 @@ class SupportApi(Protocol):
 
     def status(self, token: str) -> StatusReport: ...
 
-    def oncall_queue(self, token: str) -> list[QueueItem]: ...
+    def oncall_queue(self, token: str, kind: QueueKind | None = None) -> list[QueueItem]: ...
+
+    def paging_status(self, token: str) -> PagingStatus: ...
 
     def acknowledge(self, token: str, case_id: str) -> CaseDetail | None: ...
 
@@ -328,7 +413,19 @@ class SupportApi(Protocol):
 
     def set_status(self, token: str, case_id: str, status: CaseStatus) -> CaseDetail | None: ...
 
-    def hand_back(self, token: str, case_id: str) -> CaseDetail | None: ...
+    def hand_back(self, token: str, case_id: str, note: str | None = None) -> CaseDetail | None: ...
+
+    def article(self, token: str, article_id: str) -> Article: ...
+
+    def accounts(self, token: str) -> list[Account]: ...
+
+    def create_account(
+        self, token: str, *, username: str, password: str, role: str, customer_id: str | None = None
+    ) -> Account: ...
+
+    def set_account_active(self, token: str, username: str, active: bool) -> Account: ...
+
+    def audit(self, token: str, *, limit: int = 100, event: str | None = None) -> AuditLog: ...
 
 
 # --- the client ------------------------------------------------------------------------------------------
@@ -349,6 +446,11 @@ def _claims(token: str) -> dict[str, Any]:
     if not isinstance(claims, dict):
         raise UnexpectedResponseError("The sign-in service returned an unreadable token.")
     return claims
+
+
+def _seg(value: str) -> str:
+    """`value` as one URL path segment: a case ID or username from a link can never reach another route."""
+    return quote(value, safe="")
 
 
 def _retry_after(response: httpx.Response, body: dict[str, Any]) -> int:
@@ -399,7 +501,10 @@ def error_from_response(response: httpx.Response, *, optional_route: bool = Fals
     if status == 404:
         return NotFoundError(**kwargs)
     if status == 409:
-        return ConflictError(**kwargs)
+        # The API's 409 `detail` is a fixed sentence of its own ("You cannot disable your own account."),
+        # never an echo of the request, so it can be shown as it is.
+        detail = body.get("detail")
+        return ConflictError(detail if isinstance(detail, str) and 0 < len(detail) <= 200 else None, **kwargs)
     if status in (413, 422):
         field, reason = _field_and_reason(body)
         if status == 413:
@@ -443,7 +548,7 @@ class SupportApiClient:
         except httpx.TimeoutException as exc:
             raise ServiceUnavailableError(
                 "The support service took too long to answer. Your request may still be processed; "
-                "check My cases before sending it again."
+                "check your conversations before sending it again."
             ) from exc
         except httpx.TransportError as exc:
             raise ServiceUnavailableError() from exc
@@ -526,7 +631,7 @@ class SupportApiClient:
         return self._parse(CasePage, data)
 
     def get_case(self, token: str, case_id: str) -> CaseDetail:
-        return self._parse(CaseDetail, self._send("GET", f"/support/cases/{case_id}", token))
+        return self._parse(CaseDetail, self._send("GET", f"/support/cases/{_seg(case_id)}", token))
 
     def status(self, token: str) -> StatusReport:
         data = self._send("GET", "/support/status", token)
@@ -535,22 +640,67 @@ class SupportApiClient:
             data = {**data, "agents": [{"agent": name, **stats} for name, stats in data["agents"].items()]}
         return self._parse(StatusReport, data)
 
-    def oncall_queue(self, token: str) -> list[QueueItem]:
-        data = self._send("GET", "/support/oncall/queue", token, optional_route=True)
+    def oncall_queue(self, token: str, kind: QueueKind | None = None) -> list[QueueItem]:
+        # An API without the `kind` filter ignores the parameter and sends both queues; `QueueItem.queue`
+        # sorts them out, so the page filters again.
+        params = {"kind": kind.value} if kind else {}
+        data = self._send("GET", "/support/oncall/queue", token, optional_route=True, params=params)
         items = data.get("items", data.get("cases", [])) if isinstance(data, dict) else data
-        return [self._parse(QueueItem, item) for item in items or []]
+        queue = [self._parse(QueueItem, item) for item in items or []]
+        return [item for item in queue if kind is None or item.queue is kind]
+
+    def paging_status(self, token: str) -> PagingStatus:
+        return self._parse(
+            PagingStatus, self._send("GET", "/support/oncall/pages", token, optional_route=True, params={"limit": 1})
+        )
 
     def acknowledge(self, token: str, case_id: str) -> CaseDetail | None:
-        return self._maybe_case(self._send("POST", f"/support/cases/{case_id}/ack", token, optional_route=True))
+        return self._maybe_case(self._send("POST", f"/support/cases/{_seg(case_id)}/ack", token, optional_route=True))
 
     def reply(self, token: str, case_id: str, text: str) -> CaseDetail | None:
-        path = f"/support/cases/{case_id}/messages"
+        """A message on the case thread: a staff reply, or the customer's follow-up (the API tells by the role)."""
+        path = f"/support/cases/{_seg(case_id)}/messages"
         return self._maybe_case(self._send("POST", path, token, optional_route=True, json={"text": text}))
 
     def set_status(self, token: str, case_id: str, status: CaseStatus) -> CaseDetail | None:
-        path = f"/support/cases/{case_id}"
+        path = f"/support/cases/{_seg(case_id)}"
         return self._maybe_case(self._send("PATCH", path, token, optional_route=True, json={"status": status.value}))
 
-    def hand_back(self, token: str, case_id: str) -> CaseDetail | None:
-        path = f"/support/cases/{case_id}/handback"
-        return self._maybe_case(self._send("POST", path, token, optional_route=True))
+    def hand_back(self, token: str, case_id: str, note: str | None = None) -> CaseDetail | None:
+        path = f"/support/cases/{_seg(case_id)}/handback"
+        body = {"json": {"note": note}} if note else {}
+        return self._maybe_case(self._send("POST", path, token, optional_route=True, **body))
+
+    def article(self, token: str, article_id: str) -> Article:
+        try:
+            data = self._send("GET", f"/kb/articles/{_seg(article_id)}", token, optional_route=True)
+        except EndpointMissingError as exc:
+            # The API answers an unknown article and a missing route alike; either way there is nothing to show.
+            raise NotFoundError("That help article could not be found.", code=exc.code) from exc
+        return self._parse(Article, data)
+
+    def accounts(self, token: str) -> list[Account]:
+        data = self._send("GET", "/admin/accounts", token, optional_route=True)
+        items = data.get("items", []) if isinstance(data, dict) else data
+        return [self._parse(Account, item) for item in items or []]
+
+    def create_account(
+        self, token: str, *, username: str, password: str, role: str, customer_id: str | None = None
+    ) -> Account:
+        body: dict[str, Any] = {"username": username, "password": password, "role": role}
+        if customer_id:
+            body["customer_id"] = customer_id
+        return self._parse(Account, self._send("POST", "/admin/accounts", token, optional_route=True, json=body))
+
+    def set_account_active(self, token: str, username: str, active: bool) -> Account:
+        path = f"/admin/accounts/{_seg(username)}/{'enable' if active else 'disable'}"
+        return self._parse(Account, self._send("POST", path, token, optional_route=True))
+
+    def audit(self, token: str, *, limit: int = 100, event: str | None = None) -> AuditLog:
+        params: dict[str, Any] = {"limit": limit}
+        if event:
+            params["event"] = event
+        data = self._send("GET", "/admin/audit", token, optional_route=True, params=params)
+        if isinstance(data, list):
+            data = {"items": data}
+        return self._parse(AuditLog, data)

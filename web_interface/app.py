@@ -1,10 +1,18 @@
-"""The Streamlit entry point: sign-in in the sidebar, then the pages this person's role may use.
+"""The Streamlit entry point: the session key, sign-in in the sidebar, then the pages this person may use.
 
 Started by `support-desk ui` (see `web_interface/commands.py`). It talks to the API only, over HTTP.
+
+    /                      Conversations (customers, guests) or Cases (staff, integrators); `?case=<id>`
+    /article?id=KB-005     a help article, opened from a citation (hidden from the menu)
+    /oncall                staff queues; `?case=<id>` is the link an on-call page carries
+    /status                the desk's figures (staff)
+    /accounts, /audit      admins
+    /cases, /ask           old addresses: they open the conversations page
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +25,8 @@ from web_interface.components import md_escape
 
 # Not "pages/": Streamlit would treat that folder as an old-style multipage app beside st.navigation.
 PAGES = Path(__file__).parent / "app_pages"
-WIDE_PAGES = frozenset({"oncall"})  # url paths drawn in the wide layout
+WIDE_PAGES = frozenset({"", "oncall", "accounts", "audit"})  # url paths drawn in the wide layout
+OLD_ADDRESSES = ("cases", "ask")
 
 
 def _sidebar(auth: AuthSession | None) -> None:
@@ -43,37 +52,55 @@ def _sidebar(auth: AuthSession | None) -> None:
                 return
             st.rerun()
         if session.guest_mode_available():
-            st.caption("You can also use the form without an account: enter your customer ID there.")
+            st.caption("No account? Write to us as a guest on the Conversations page.")
+
+
+def _redirect(home: StreamlitPage) -> Callable[[], None]:
+    def go() -> None:
+        st.switch_page(home, query_params=st.query_params.to_dict())
+
+    return go
 
 
 def main() -> None:
     st.set_page_config(page_title="Support desk", page_icon=":material/support_agent:")
     session.init_state()
+    session.resume()
     auth = session.current_auth()
     _sidebar(auth)
+    auth = session.current_auth()  # signing in or out above changes it
     if st.session_state["notice"]:
         st.info(st.session_state["notice"])
         st.session_state["notice"] = None
 
-    pages = [st.Page(PAGES / "ask.py", title="Ask for help", icon=":material/chat:", url_path="ask", default=True)]
-    if auth is not None:
-        cases_title = "My cases" if auth.role is Role.CUSTOMER else "Cases"
-        pages.append(st.Page(PAGES / "my_cases.py", title=cases_title, icon=":material/inbox:", url_path="cases"))
-        if auth.is_staff:
-            # The API shows the desk's health to staff only.
-            pages.append(st.Page(PAGES / "status.py", title="Status", icon=":material/monitoring:", url_path="status"))
-            pages.append(st.Page(PAGES / "metrics.py", title="Metrics", icon=":material/insights:", url_path="metrics"))
+    customer_like = auth is None or auth.role is Role.CUSTOMER
+    home = st.Page(
+        PAGES / "conversations.py",
+        title="Conversations" if customer_like else "Cases",
+        icon=":material/forum:",
+        url_path="conversations",
+        default=True,
+    )
+    pages = [home, st.Page(PAGES / "article.py", title="Help article", url_path="article", visibility="hidden")]
+    pages += [st.Page(_redirect(home), title=name, url_path=name, visibility="hidden") for name in OLD_ADDRESSES]
     if auth is not None and auth.is_staff:
         pages.append(_oncall_page("visible"))
+        # The API shows the desk's health to staff only.
+        pages.append(st.Page(PAGES / "status.py", title="Status", icon=":material/monitoring:", url_path="status"))
     elif auth is None and st.query_params.get("case"):
         # A page's link (`/oncall?case=<id>`, desk/oncall/payload.py) opened before signing in: the page must
         # exist, hidden, or Streamlit falls back to the default page and the link (path and `?case=`) is lost.
         # There it asks for a staff sign-in, whose rerun keeps the URL and so opens the case.
         pages.append(_oncall_page("hidden"))
+    if auth is not None and auth.role is Role.ADMIN:
+        pages.append(st.Page(PAGES / "accounts.py", title="Accounts", icon=":material/group:", url_path="accounts"))
+        pages.append(st.Page(PAGES / "audit.py", title="Audit log", icon=":material/policy:", url_path="audit"))
     page = st.navigation(pages)
-    # Wide for the on-call queue's eight columns, which the centred layout cuts off at 1280x800. Set here, once
-    # per run: a second layout in the same run (say the page's own) can be dropped, because the browser checks
-    # each against its layout before the first has been applied.
+    # Moving between pages clears the URL's query; the session key goes back in so a reload resumes.
+    session.keep_in_url()
+    # Wide for the case list beside the chat, and the queues side by side. Set here, once per run: a second
+    # layout in the same run (say the page's own) can be dropped, because the browser checks each against its
+    # layout before the first has been applied.
     st.set_page_config(layout="wide" if page.url_path in WIDE_PAGES else "centered")
     page.run()
 
@@ -81,7 +108,7 @@ def main() -> None:
 def _oncall_page(visibility: Literal["visible", "hidden"]) -> StreamlitPage:
     return st.Page(
         PAGES / "oncall.py",
-        title="On-call",
+        title="Queues",
         icon=":material/notifications_active:",
         url_path="oncall",
         visibility=visibility,

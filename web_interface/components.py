@@ -1,9 +1,10 @@
-"""Pieces of page that more than one page draws: the answer card, a case thread, labels and ages.
+"""Pieces of page that more than one page draws: labels, a case header, the chat thread, the case list.
 
-What customers, staff and the agents wrote (messages, replies, excerpts) is shown with `st.text`: never as
-Markdown or HTML, so `[x](javascript:...)`, `![i](http://tracker/...)` or `**bold**` appear as typed and no
-link or image is ever made of them. Values put into Markdown we draw ourselves (names, IDs, titles) go
-through `md_escape`.
+What customers, staff and the agents wrote (messages, replies, subjects, excerpts) is shown with `st.text` or
+in tables: never as Markdown or HTML, so `[x](javascript:...)`, `![i](http://tracker/...)` or `**bold**`
+appear as typed and no link or image is ever made of them. Values put into Markdown we draw ourselves
+(names, IDs, titles, subjects in labels) go through `md_escape`. The one Markdown we render is the body of
+our own knowledge-base articles, through `article_markdown`, which keeps only http(s) links.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import re
 from datetime import UTC, datetime
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
-from web_interface.api_client import CaseDetail, SupportAnswer
+from web_interface.api_client import CaseDetail, CaseMessage, CaseSummary, Citation
+
+ARTICLE_PAGE = "app_pages/article.py"
 
 AGENT_LABELS = {
     "billing": "Billing specialist",
@@ -22,6 +26,32 @@ AGENT_LABELS = {
     "general": "General support",
     "complex": "Several specialists",
 }
+# The one mapping from a case status to what people read, on every page (list, header, queues, status).
+STATUS_LABELS = {
+    "open": "Open",
+    "queued": "Being answered",
+    "running": "Being answered",
+    "answered": "Answered",
+    "escalated": "Escalated",
+    "needs_human": "Waiting for a person",
+    "acknowledged": "Taken by staff",
+    "in_progress": "In progress",
+    "resolved": "Resolved",
+    "failed": "Not answered",
+}
+STATUS_COLOURS = {
+    "queued": "gray",
+    "running": "gray",
+    "answered": "blue",
+    "escalated": "red",
+    "needs_human": "orange",
+    "acknowledged": "violet",
+    "in_progress": "violet",
+    "resolved": "green",
+    "failed": "red",
+}
+# The statuses in which the desk is still writing; the case view says so under the thread.
+WORKING = frozenset({"queued", "running"})
 # Colours for Streamlit's markdown badges. Text and colour, no emoji: emoji need a colour-emoji font that
 # many servers' and kiosks' browsers (and headless Chromium) do not have.
 PRIORITY_COLOURS = {"urgent": "red", "high": "orange", "medium": "blue", "low": "green"}
@@ -30,6 +60,7 @@ EMERGENCY_BADGES = {"customer": "Emergency (flagged by customer)", "detected": "
 EMERGENCY_COLUMN = {"customer": "By customer", "detected": "Detected"}
 # Thread authors -> the avatar Streamlit's chat messages understand ("user"/"assistant") or an icon.
 AUTHOR_AVATARS = {"customer": "user", "agent": "assistant", "ai": "assistant", "staff": ":material/support_agent:"}
+DESK_NAME = "Support desk"
 # ASCII punctuation that starts Markdown or a Streamlit directive (`:red[...]`, `:material/x:`, `$math$`)
 # anywhere in a line; CommonMark lets a backslash escape any of them.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~:$&])")
@@ -46,6 +77,15 @@ def md_escape(value: str) -> str:
 
 def label(value: str | None) -> str:
     return (value or "unknown").replace("_", " ").capitalize()
+
+
+def status_label(status: str | None) -> str:
+    return STATUS_LABELS.get(status or "", label(status))
+
+
+def status_badge(status: str | None) -> str:
+    """Markdown for a coloured status badge."""
+    return f":{STATUS_COLOURS.get(status or '', 'gray')}-badge[{md_escape(status_label(status))}]"
 
 
 def priority_label(priority: str | None) -> str:
@@ -74,42 +114,17 @@ def age(seconds: float | None = None, since: datetime | None = None) -> str:
     return f"{seconds // 86400} d"
 
 
-def answer_card(answer: SupportAnswer) -> None:
-    with st.container(border=True):
-        st.subheader("Our answer")
-        if answer.escalated:
-            st.info(
-                "A person from our support team has been alerted and will contact you about this case. "
-                "Keep the case ID below to follow it up.",
-                icon=":material/support_agent:",
-            )
-        if answer.degraded:
-            st.warning(
-                "This answer was produced in a reduced mode and may be less complete than usual. "
-                "If it does not solve your problem, add a message to the case under My cases.",
-                icon=":material/warning:",
-            )
-        agent = AGENT_LABELS.get(answer.agent_type, label(answer.agent_type))
-        meta, case = st.columns(2, vertical_alignment="center")
-        meta.markdown(
-            f"**Answered by** {md_escape(agent)}  \n**Priority** {priority_badge(answer.priority)} "
-            f"&nbsp;·&nbsp; **Status** {md_escape(label(answer.status))}"
-        )
-        with case:
-            st.caption("Case ID (point at it to copy)")
-            st.code(answer.case_id, language=None)
-        # The agents' reply can quote the customer (or a prompt-injected link): text, never Markdown.
-        st.text(answer.response, width="stretch")
-        if answer.citations:
-            st.caption("Help articles used for this answer")
-            for citation in answer.citations:
-                with st.expander(md_escape(citation.title), icon=":material/article:"):
-                    if citation.excerpt:
-                        st.text(citation.excerpt, width="stretch")
-                    if citation.url and citation.url.lower().startswith(SAFE_LINK_SCHEMES):
-                        st.link_button("Open the article", citation.url)
-                    if citation.article_id:
-                        st.caption(f"Article {md_escape(citation.article_id)}")
+def ago(when: datetime | None) -> str:
+    return f"{age(since=when)} ago" if when is not None else "—"
+
+
+def subject_of(case: CaseSummary, limit: int = 80) -> str:
+    """The line a case is listed under: its subject (the first line of its first message), or, from an API
+    without subjects, its category."""
+    subject = " ".join((case.subject or "").split())
+    if subject:
+        return subject if len(subject) <= limit else subject[: limit - 1].rstrip() + "…"
+    return f"{label(case.category or case.route)} request"
 
 
 def emergency_source(emergency: bool, auto_emergency: bool) -> str | None:
@@ -122,27 +137,124 @@ def emergency_source(emergency: bool, auto_emergency: bool) -> str | None:
     return None
 
 
-def case_header(case: CaseDetail) -> None:
+# --- unread markers --------------------------------------------------------------------------------------
+
+
+def is_unread(case: CaseSummary, seen: dict[str, datetime], session_started: datetime | None) -> bool:
+    """New to this browser session: the case changed after the last time this session showed its thread; or,
+    never shown here, it changed after the session began. What this session itself sends is shown at once
+    (and so seen), which leaves the replies of the desk and of staff."""
+    activity = case.last_activity
+    if activity is None:
+        return False
+    activity = activity if activity.tzinfo else activity.replace(tzinfo=UTC)
+    last_seen = seen.get(case.case_id)
+    if last_seen is not None:
+        return activity > last_seen
+    return session_started is not None and activity > session_started
+
+
+# --- a case ----------------------------------------------------------------------------------------------
+
+
+def case_header(case: CaseDetail, *, staff: bool) -> None:
+    """The subject, status (and for staff priority, customer, category), case ID and ages, in little height."""
     source = emergency_source(case.emergency, case.auto_emergency)
-    emergency = f" :red-badge[:material/emergency: {EMERGENCY_BADGES[source]}]" if source else ""
+    badges = [status_badge(case.status)]
+    if staff:
+        badges.append(priority_badge(case.priority))
+    if source:
+        badges.append(f":red-badge[:material/emergency: {EMERGENCY_BADGES[source]}]")
+    st.markdown(f"#### {md_escape(subject_of(case))}\n{' '.join(badges)}")
     case_id = case.case_id.replace("`", "")  # inside a code span nothing else needs escaping
-    st.markdown(f"**Case `{case_id}`** · {md_escape(label(case.status))} · {priority_badge(case.priority)}{emergency}")
-    details = [
-        f"customer {md_escape(case.customer_id)}" if case.customer_id else "",
-        md_escape(label(case.category)) if case.category else "",
-    ]
+    details = [f"Case `{case_id}`"]
+    if staff and case.customer_id:
+        details.append(f"customer {md_escape(case.customer_id)}")
+    if staff and case.category:
+        details.append(md_escape(label(case.category)))
     if case.created_at:
-        details.append(f"opened {age(since=case.created_at)} ago")
-    st.caption(" · ".join(part for part in details if part))
+        details.append(f"opened {ago(case.created_at)}")
+    if case.last_activity:
+        details.append(f"last update {ago(case.last_activity)}")
+    st.caption(" · ".join(details))
 
 
-def case_thread(case: CaseDetail) -> None:
+def author_label(message: CaseMessage, *, viewer_is_customer: bool) -> str:
+    """ "You" for the customer's own messages (to staff: "Customer"), "Support desk" for the agents, and the
+    staff member's username on a staff reply."""
+    author = message.author.lower()
+    if author == "customer":
+        return "You" if viewer_is_customer else "Customer"
+    if author == "staff":
+        return message.author_name or "Support team"
+    return DESK_NAME
+
+
+def case_thread(case: CaseDetail, *, viewer_is_customer: bool) -> None:
     if not case.messages:
         st.caption("No messages on this case yet.")
     for message in case.messages:
         author = message.author.lower()
         with st.chat_message(author, avatar=AUTHOR_AVATARS.get(author, ":material/person:")):
-            who = message.author_name or label(author)
-            when = f" · {message.created_at:%Y-%m-%d %H:%M}" if message.created_at else ""
-            st.caption(f"{md_escape(who)}{when}")
+            who = author_label(message, viewer_is_customer=viewer_is_customer)
+            when = f" · {message.created_at:%Y-%m-%d %H:%M} UTC" if message.created_at else ""
+            st.caption(f"**{md_escape(who)}**{when}")
+            # Customer, staff and agent text: as typed, never Markdown (it can quote a prompt-injected link).
             st.text(message.text, width="stretch")
+            if message.citations:
+                citations(message.citations, case.case_id)
+    if case.status in WORKING:
+        with st.chat_message("agent", avatar="assistant"):
+            st.caption(f"**{DESK_NAME}**")
+            st.text("Writing an answer… it appears here by itself.")
+
+
+def citations(items: list[Citation], case_id: str) -> None:
+    """Each article the answer used: its title (a link to the article page), and a short excerpt."""
+    st.caption("From our help articles")
+    for citation in items:
+        with st.container(border=True):
+            article_link(citation, case_id)
+            if citation.excerpt:
+                st.text(citation.excerpt, width="stretch")
+
+
+def article_link(citation: Citation, case_id: str | None) -> None:
+    title = md_escape(citation.title)
+    if not citation.article_id:
+        st.markdown(f":material/article: {title}")
+        return
+    query = {"id": citation.article_id, **({"case": case_id} if case_id else {})}
+    try:
+        st.page_link(ARTICLE_PAGE, label=title, icon=":material/article:", query_params=query)
+    except StreamlitAPIException:
+        # A page run on its own (without the app's navigation) has no article page to link to.
+        st.markdown(f":material/article: {title} ({md_escape(citation.article_id)})")
+
+
+# --- our own Markdown: knowledge-base articles -----------------------------------------------------------
+
+# [text](target "title") and ![alt](target): the target may hold balanced parentheses, as CommonMark allows.
+_INLINE_LINK = re.compile(r"(!?)\[((?:[^\[\]\\]|\\.)*)\]\(\s*<?((?:[^\s()<>]|\([^\s()]*\))*)>?(?:\s+\"[^\"]*\")?\s*\)")
+_AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
+_REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*\n?[ \t]*<?(\S+?)>?(?:[ \t].*)?$", re.MULTILINE)
+
+
+def _safe_target(target: str) -> bool:
+    return target.lower().startswith(SAFE_LINK_SCHEMES)
+
+
+def article_markdown(body: str) -> str:
+    """The body of one of our knowledge-base articles as Markdown with only http(s) links and images: any other
+    target (javascript:, data:, relative paths) leaves the link's text and drops the link. HTML is never
+    rendered (st.markdown without unsafe_allow_html)."""
+
+    def inline(match: re.Match[str]) -> str:
+        bang, text, target = match.groups()
+        if _safe_target(target):
+            return match.group(0)
+        return "" if bang else text
+
+    body = _INLINE_LINK.sub(inline, body)
+    body = _AUTOLINK.sub(lambda m: m.group(0) if _safe_target(m.group(1)) else md_escape(m.group(1)), body)
+    return _REFERENCE_DEFINITION.sub(lambda m: m.group(0) if _safe_target(m.group(1)) else "", body)

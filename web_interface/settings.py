@@ -19,7 +19,9 @@ class WebSettings(BaseSettings):
     # Where the API listens and how long a call may take (a crew run can take a while on a real model).
     api_base_url: str = "http://127.0.0.1:8000"
     api_timeout_seconds: float = Field(default=120.0, gt=0)
-    # The port Streamlit serves on, and the address people browse to (printed by Streamlit, used in links).
+    # The address and port Streamlit listens on (loopback by default, like the API), and the address people
+    # browse to (printed by Streamlit, used in links).
+    web_host: str = "127.0.0.1"
     web_port: int = 8501
     public_base_url: str = "http://localhost:8501"
     # The integrator account guests act through; empty = guests must sign in.
@@ -27,6 +29,9 @@ class WebSettings(BaseSettings):
     web_client_password: SecretStr = SecretStr("")
     # The form's character limit; keep it equal to the API's MAX_MESSAGE_LENGTH (same variable).
     max_message_length: int = Field(default=4000, ge=1)
+    # How long a browser's session key (the `s` in the URL) keeps it signed in across reloads; a signed-in
+    # session also ends when its API token expires. Guests keep their guest identity this long.
+    web_session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
 
 
 @lru_cache(maxsize=1)

@@ -13,11 +13,13 @@ import pytest
 from web_interface.api_client import (
     AuthError,
     CaseStatus,
+    ConflictError,
     CrewFailedError,
     EndpointMissingError,
     ForbiddenError,
     InputRejectedError,
     NotFoundError,
+    QueueKind,
     RateLimitedError,
     Role,
     ServiceUnavailableError,
@@ -158,7 +160,7 @@ def test_connection_refused_and_timeout_are_service_unavailable() -> None:
 
     with pytest.raises(ServiceUnavailableError, match="unavailable right now"):
         client(refuse).status("tok")
-    with pytest.raises(ServiceUnavailableError, match="check My cases before sending it again"):
+    with pytest.raises(ServiceUnavailableError, match="check your conversations before sending it again"):
         client(slow).submit("tok", message="x")
 
 
@@ -221,3 +223,128 @@ def test_oncall_calls_follow_issue_5() -> None:
         ("PATCH", "/support/cases/c-9", b'{"status":"in_progress"}'),
         ("POST", "/support/cases/c-9/handback", b""),
     ]
+
+
+def test_the_conversation_fields_are_read_and_tolerated_when_missing() -> None:
+    full = {
+        "id": "c-1",
+        "status": "needs_human",
+        "subject": "Charged twice",
+        "language": "de",
+        "last_message_at": "2025-01-15T12:05:00Z",
+        "updated_at": "2025-01-15T12:06:00Z",
+        "messages": [
+            {"author": "staff", "author_name": "sam", "text": "On it", "created_at": "2025-01-15T12:05:00Z"},
+            {
+                "author": "agent",
+                "text": "See the article.",
+                "created_at": "2025-01-15T12:04:00Z",
+                "citations": [
+                    {"article_id": "KB-5", "title": "Duplicates", "excerpt": "Both", "url": "/kb/articles/KB-5"}
+                ],
+            },
+        ],
+    }
+    detail = client(lambda _: httpx.Response(200, json=full)).get_case("tok", "c-1")
+    assert (detail.subject, detail.language, detail.messages[0].author_name) == ("Charged twice", "de", "sam")
+    assert detail.messages[1].citations[0].excerpt == "Both"
+    assert detail.last_activity is not None and detail.last_activity.minute == 5
+    # An API from before these fields: the thread's newest message stands in for `last_message_at`.
+    bare = {
+        "id": "c-1",
+        "status": "answered",
+        "messages": [{"author": "customer", "text": "Hi", "created_at": "2025-01-15T12:07:00Z"}],
+    }
+    older = client(lambda _: httpx.Response(200, json=bare)).get_case("tok", "c-1")
+    assert older.subject is None and older.last_activity is not None and older.last_activity.minute == 7
+
+
+def test_a_queued_request_has_a_case_but_no_answer_yet() -> None:
+    answer = client(lambda _: httpx.Response(202, json={"case_id": "c-2", "status": "queued"})).submit("t", message="x")
+    assert (answer.case_id, answer.response, answer.status) == ("c-2", None, "queued")
+
+
+def test_the_queues_the_paging_state_and_hand_back_with_a_note() -> None:
+    seen: list[httpx.Request] = []
+    queue = [
+        {"case_id": "c-1", "status": "escalated", "emergency": True},
+        {"case_id": "c-2", "status": "needs_human"},
+        {"case_id": "c-3", "status": "needs_human", "kind": "emergency"},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/support/oncall/queue":
+            return httpx.Response(200, json={"items": queue})  # an API that ignores `kind`: both queues
+        if request.url.path == "/support/oncall/pages":
+            return httpx.Response(200, json={"items": [], "webhook_configured": False, "counts": {"cancelled": 2}})
+        return httpx.Response(200, json={"ok": True})
+
+    api = client(handler)
+    assert [i.case_id for i in api.oncall_queue("tok", QueueKind.EMERGENCY)] == ["c-1", "c-3"]
+    assert [i.case_id for i in api.oncall_queue("tok", QueueKind.NEEDS_HUMAN)] == ["c-2"]
+    assert seen[0].url.params["kind"] == "emergency"
+    paging = api.paging_status("tok")
+    assert paging.webhook_configured is False and paging.counts == {"cancelled": 2}
+    api.hand_back("tok", "c-2", "Refunded the duplicate.")
+    assert json.loads(seen[-1].content) == {"note": "Refunded the duplicate."}
+
+
+def test_ids_from_links_stay_one_path_segment() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"case_id": "x", "status": "answered"})
+
+    client(handler).get_case("tok", "../admin/accounts")
+    assert seen[0].url.raw_path == b"/support/cases/..%2Fadmin%2Faccounts"
+
+
+def test_articles_accounts_and_the_audit_log() -> None:
+    seen: list[tuple[str, str, bytes]] = []
+    account = {"id": 3, "username": "bo", "role": "staff", "customer_id": None, "is_active": False}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, request.content))
+        path = request.url.path
+        if path == "/kb/articles/KB-5":
+            return httpx.Response(200, json={"article_id": "KB-5", "title": "Duplicates", "body": "# Hi", "url": path})
+        if path == "/kb/articles/KB-404":
+            return httpx.Response(404, json={"detail": "No such article.", "code": "article_not_found"})
+        if path == "/admin/accounts" and request.method == "GET":
+            return httpx.Response(200, json=[account])
+        if path == "/admin/audit":
+            return httpx.Response(
+                200,
+                json={
+                    "items": [{"seq": 1, "event": "login", "payload": {}}],
+                    "limit": 5,
+                    "offset": 0,
+                    "chain_intact": False,
+                    "first_broken_seq": 1,
+                    "chain_problem": "Entry 1 was edited.",
+                    "entries_verified": 0,
+                },
+            )
+        if path == "/admin/accounts/sam/disable":
+            return httpx.Response(
+                409, json={"detail": "You cannot disable your own account.", "code": "cannot_disable_self"}
+            )
+        return httpx.Response(200, json=account)
+
+    api = client(handler)
+    assert api.article("tok", "KB-5").body == "# Hi"
+    with pytest.raises(NotFoundError, match="help article could not be found"):
+        api.article("tok", "KB-404")
+    assert [a.username for a in api.accounts("tok")] == ["bo"]
+    api.create_account("tok", username="bo", password="long-password", role="staff")
+    assert json.loads(seen[-1][2]) == {"username": "bo", "password": "long-password", "role": "staff"}
+    assert not api.set_account_active("tok", "bo", False).is_active
+    assert seen[-1][:2] == ("POST", "/admin/accounts/bo/disable")
+    api.set_account_active("tok", "bo", True)
+    assert seen[-1][:2] == ("POST", "/admin/accounts/bo/enable")
+    with pytest.raises(ConflictError, match=r"You cannot disable your own account\."):
+        api.set_account_active("tok", "sam", False)
+    log = api.audit("tok", limit=5, event="login")
+    assert (log.chain_intact, log.first_broken_seq, log.items[0].event) == (False, 1, "login")

@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.web.conftest import WEB
-from tests.web.fakes import FakeSupportApi, answer, auth_session, case
+from tests.web.fakes import FakeSupportApi, auth_session, case
 from web_interface.api_client import CaseMessage, Citation, Role
-from web_interface.components import md_escape
+from web_interface.components import article_markdown, md_escape
 
 pytestmark = pytest.mark.usefixtures("web_settings")
 
@@ -29,9 +29,11 @@ MESSAGE = "\n".join(HOSTILE)
 
 
 def _markdown_sources(at: AppTest) -> list[str]:
-    """Every string Streamlit will interpret as Markdown: markdown, captions, alerts, expander labels."""
-    kinds = ("markdown", "caption", "info", "warning", "error", "success")
-    return [str(el.value) for kind in kinds for el in getattr(at, kind)] + [e.label for e in at.expander]
+    """Every string Streamlit will interpret as Markdown: markdown, headings, captions, alerts, labels."""
+    kinds = ("markdown", "title", "subheader", "caption", "info", "warning", "error", "success")
+    sources = [str(el.value) for kind in kinds for el in getattr(at, kind)]
+    sources += [e.label for e in at.expander] + [b.label for b in at.button]
+    return sources + [str(link.proto.label) for link in at.get("page_link")]
 
 
 def _assert_shown_literally(at: AppTest, text: str) -> None:
@@ -42,44 +44,86 @@ def _assert_shown_literally(at: AppTest, text: str) -> None:
             assert hostile.splitlines()[0] not in source, (hostile, source)
 
 
-def test_the_agents_answer_is_shown_as_typed(fake_api: FakeSupportApi) -> None:
-    fake_api.next_answer = answer(
-        response=f"You wrote:\n{MESSAGE}",
-        citations=[Citation(title="**Refunds** [here](javascript:alert(1))", excerpt=MESSAGE, article_id="KB-1")],
-    )
-    at = AppTest.from_file(str(WEB / "app_pages" / "ask.py"), default_timeout=20)
-    at.session_state["auth"] = auth_session()
-    at.run()
-    at.text_area(key="ask_message").input(MESSAGE)
-    at.button(key="ask_submit").click().run()
+def _conversation(case_id: str | None = None, role: Role = Role.CUSTOMER) -> AppTest:
+    at = AppTest.from_file(str(WEB / "app.py"), default_timeout=20)
+    at.session_state["auth"] = auth_session(role)
+    if case_id:
+        at.query_params["case"] = case_id
+    return at.run()
+
+
+def test_the_agents_answer_and_its_citation_are_shown_as_typed(fake_api: FakeSupportApi) -> None:
+    title = "**Refunds** [here](javascript:alert(1))"
+    fake_api.next_answer = {
+        "status": "answered",
+        "priority": "medium",
+        "text": f"You wrote:\n{MESSAGE}",
+        "citations": [Citation(title=title, excerpt=MESSAGE, article_id="KB-1")],
+    }
+    at = _conversation()
+    at.chat_input(key="chat_first").set_value(MESSAGE).run()
     _assert_shown_literally(at, f"You wrote:\n{MESSAGE}")
-    assert MESSAGE in [el.value for el in at.text]  # the excerpt
-    [expander] = at.expander
-    assert expander.label == md_escape("**Refunds** [here](javascript:alert(1))")
+    assert [el.value for el in at.text].count(MESSAGE) == 2  # the customer's message and the excerpt
+    [link] = at.get("page_link")
+    assert link.proto.label == md_escape(title)
 
 
-def test_customer_and_staff_messages_are_text_on_my_cases(fake_api: FakeSupportApi) -> None:
+def test_subjects_in_the_case_list_and_header_are_escaped(fake_api: FakeSupportApi) -> None:
+    fake_api.cases[0] = case(subject=HOSTILE[0], messages=[CaseMessage(author="customer", text=MESSAGE)])
+    at = _conversation("case-0001")
+    _assert_shown_literally(at, MESSAGE)
+    assert md_escape(HOSTILE[0]) in [b.label for b in at.button]
+    assert at.markdown[0].value.startswith(f"#### {md_escape(HOSTILE[0])}\n")
+
+
+def test_customer_and_staff_messages_are_text(fake_api: FakeSupportApi) -> None:
     fake_api.cases[0] = case(
         messages=[
             CaseMessage(author="customer", text=MESSAGE),
             CaseMessage(author="staff", text="**We** will [call](http://x/) you", author_name="**sam**"),
         ]
     )
-    at = AppTest.from_file(str(WEB / "app_pages" / "my_cases.py"), default_timeout=20)
-    at.session_state["auth"] = auth_session()
-    at.run()
+    at = _conversation("case-0001")
     _assert_shown_literally(at, MESSAGE)
     assert "**We** will [call](http://x/) you" in [el.value for el in at.text]
-    assert md_escape("**sam**") in [c.value for c in at.caption][-1]
+    assert f"**{md_escape('**sam**')}**" in [c.value.split(" · ")[0] for c in at.caption]
 
 
-def test_the_oncall_thread_is_text(fake_api: FakeSupportApi) -> None:
-    fake_api.cases[1] = case("case-0002", status="escalated", messages=[CaseMessage(author="customer", text=MESSAGE)])
-    at = AppTest.from_file(str(WEB / "app_pages" / "oncall.py"), default_timeout=20)
+def test_the_staff_queues_and_thread_are_text(fake_api: FakeSupportApi) -> None:
+    fake_api.cases[1] = case(
+        "case-0002",
+        status="escalated",
+        emergency=True,
+        subject=MESSAGE,
+        messages=[CaseMessage(author="customer", text=MESSAGE)],
+    )
+    at = AppTest.from_file(str(WEB / "app.py"), default_timeout=20)
     at.session_state["auth"] = auth_session(Role.STAFF)
     at.run()
+    at.switch_page("app_pages/oncall.py").run()
     at.selectbox(key="oncall_pick").set_value("case-0002").run()
     _assert_shown_literally(at, MESSAGE)
+
+
+@pytest.mark.parametrize(
+    ("body", "kept", "dropped"),
+    [
+        ("[site](https://example.com/a_(b))", "[site](https://example.com/a_(b))", None),
+        ("[x](javascript:alert(1)) after", "x after", "javascript"),
+        ("![i](data:image/png;base64,AAA)", "", "data:"),
+        ("![i](http://example.com/i.png)", "![i](http://example.com/i.png)", None),
+        ('[x](JaVaScRiPt:alert(1) "t")', "x", "alert"),
+        ("<javascript:alert(1)>", "javascript\\:alert\\(1\\)", "<javascript"),
+        ("<https://example.com>", "<https://example.com>", None),
+        ("[ref]: javascript:alert(1)\n[x][ref]", "[x][ref]", "javascript"),
+        ("[relative](/admin) link", "relative link", "/admin"),
+    ],
+)
+def test_articles_keep_only_http_links(body: str, kept: str, dropped: str | None) -> None:
+    safe = article_markdown(body)
+    assert kept in safe
+    if dropped:
+        assert dropped not in safe
 
 
 @pytest.mark.parametrize("value", [*HOSTILE, MESSAGE, "CUST-1", "a\\*b", "&lt;b&gt;", "12) x", "= heading", "`code`"])

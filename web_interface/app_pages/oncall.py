@@ -1,20 +1,21 @@
-"""On-call: open escalations (emergencies first), and the case being worked on.
+"""Staff queues: emergencies and cases waiting for a person, side by side, and the case being worked on.
 
-The queue refreshes itself; the opened case does not, so a reply being typed is never interrupted.
+The queues refresh themselves; so does the open case's thread (web_interface/case_view.py). A page's link
+(`/oncall?case=<id>`, desk/oncall/payload.py) opens its case once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
-from web_interface import components, session
-from web_interface.api_client import ApiError, AuthSession, CaseStatus, EndpointMissingError, QueueItem
+from web_interface import case_view, components, session
+from web_interface.api_client import ApiError, EndpointMissingError, QueueItem, QueueKind
 
 # Often enough that a new emergency shows within a quarter minute, rarely enough to be no load on the API.
 QUEUE_REFRESH_SECONDS = 15
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+QUEUE_TITLES = {QueueKind.EMERGENCY: "Emergencies", QueueKind.NEEDS_HUMAN: components.status_label("needs_human")}
+PAGING_OFF = "Paging is not configured: emergencies wait in this queue."
 
 
 def _sort_key(item: QueueItem) -> tuple[int, int, float]:
@@ -35,13 +36,61 @@ def _breach(item: QueueItem) -> str:
     return components.age(item.time_to_breach_seconds)
 
 
-@st.fragment(run_every=QUEUE_REFRESH_SECONDS)
-def queue(auth: AuthSession) -> None:
+def _subject(item: QueueItem) -> str:
+    return " ".join((item.subject or "").split())[:80] or components.label(item.category) + " request"
+
+
+def _option(item: QueueItem) -> str:
+    customer = f" · {item.customer_id}" if item.customer_id else ""
+    return f"{QUEUE_TITLES[item.queue]}: {_subject(item)}{customer} (respond in {_breach(item)})"
+
+
+def _table(kind: QueueKind, items: list[QueueItem]) -> None:
+    st.markdown(f"**{QUEUE_TITLES[kind]}** :gray-badge[{len(items)}]")
+    if not items:
+        st.caption("Empty.")
+        return
+    # Five columns, so two tables fit side by side at 1280 wide: an emergency is urgent, so its queue says who
+    # called it one instead of the priority.
+    rows = [
+        {
+            "Respond in": _breach(item),
+            "Subject": _subject(item),
+            **(
+                {"Emergency": _emergency(item)}
+                if kind is QueueKind.EMERGENCY
+                else {"Priority": components.priority_label(item.priority)}
+            ),
+            "Customer": item.customer_id or "",
+            "Taken by": item.acknowledged_by or "",
+        }
+        for item in items
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _paging_banner(token: str) -> None:
     try:
-        items = sorted(session.api().oncall_queue(auth.access_token), key=_sort_key)
+        paging = session.api().paging_status(token)
+    except EndpointMissingError:
+        return  # an API without the page outbox: nothing to say
+    except ApiError as exc:
+        session.show_error(exc)
+        return
+    if paging.webhook_configured is False:
+        st.warning(PAGING_OFF, icon=":material/notifications_off:")
+
+
+@st.fragment(run_every=QUEUE_REFRESH_SECONDS)
+def queues(viewer: session.Viewer) -> None:
+    _paging_banner(viewer.token)
+    found: dict[QueueKind, list[QueueItem]] = {}
+    try:
+        for kind in QueueKind:
+            found[kind] = sorted(session.api().oncall_queue(viewer.token, kind), key=_sort_key)
     except EndpointMissingError:
         st.info(
-            "The connected API has no on-call queue yet, so open escalations cannot be listed here. "
+            "The connected API has no staff queues yet, so open cases cannot be listed here. "
             "You can still open a case by its ID below.",
             icon=":material/info:",
         )
@@ -49,34 +98,23 @@ def queue(auth: AuthSession) -> None:
     except ApiError as exc:
         session.show_error(exc)
         return
+    columns = st.columns(2, gap="medium")
+    for column, kind in zip(columns, QueueKind, strict=True):
+        with column:
+            _table(kind, found[kind])
+    items = [item for kind in QueueKind for item in found[kind]]
+    st.caption(f"{len(items)} waiting · refreshed every {QUEUE_REFRESH_SECONDS} s")
     if not items:
-        st.success("No open escalations. The queue refreshes by itself.", icon=":material/check_circle:")
         return
-    st.dataframe(
-        [
-            {
-                "Emergency": _emergency(item),
-                "Case": item.case_id,
-                "Priority": components.priority_label(item.priority),
-                "Status": components.label(item.status),
-                "Age": components.age(item.age_seconds, item.created_at),
-                "Respond in": _breach(item),
-                "Customer": item.customer_id or "",
-                "Acknowledged by": item.acknowledged_by or "",
-            }
-            for item in items
-        ],
-        hide_index=True,
-        width="stretch",
-    )
-    st.caption(f"{len(items)} open · refreshed every {QUEUE_REFRESH_SECONDS} s")
     ids = [item.case_id for item in items]
+    by_id = {item.case_id: item for item in items}
     current = st.session_state["oncall_case_id"]
     choice = st.selectbox(
         "Open a case",
         options=ids,
         index=ids.index(current) if current in ids else None,
-        placeholder="Choose a case from the queue",
+        format_func=lambda case_id: _option(by_id[case_id]),
+        placeholder="Choose a case from the queues",
         key="oncall_pick",
     )
     if choice and choice != current:
@@ -93,80 +131,38 @@ def _open_linked_case() -> None:
         st.session_state["oncall_case_id"] = linked
 
 
-def _run(action: str, done: str, call: Callable[[], object]) -> None:
-    """Run one staff action, then tell the person in a sentence what happened."""
-    try:
-        call()
-    except EndpointMissingError:
-        st.session_state["oncall_notice"] = ("warning", f"The connected API cannot {action} cases yet.")
-    except ApiError as exc:
-        st.session_state["oncall_notice"] = ("error", session.error_sentence(exc))
-    else:
-        st.session_state["oncall_notice"] = ("success", done)
-    st.rerun()
+def _open_typed_case() -> None:
+    typed = (st.session_state.get("oncall_case_typed") or "").strip()
+    if typed:
+        st.session_state["oncall_case_id"] = typed
 
 
 session.init_state()
 auth = session.current_auth()
-st.title("On-call")
+st.title("Staff queues")
 if auth is None or not auth.is_staff:
-    st.info("The on-call page is for support staff. Please sign in with a staff account.", icon=":material/lock:")
+    st.info("The staff queues are for support staff. Please sign in with a staff account.", icon=":material/lock:")
     if st.query_params.get("case"):
         # Not echoed: the URL is anyone's to write, so its text is not put into the page.
         st.caption("The linked case opens here once you are signed in.")
     st.stop()
 
+viewer = session.Viewer("staff", auth.access_token, username=auth.username)
 _open_linked_case()
-queue(auth)
+queues(viewer)
 
 st.divider()
-typed = st.text_input("Case ID", key="oncall_case_typed", placeholder="or type a case ID").strip()
-if typed and typed != st.session_state["oncall_case_id"]:
-    st.session_state["oncall_case_id"] = typed
+st.text_input("Case ID", key="oncall_case_typed", placeholder="or type a case ID", on_change=_open_typed_case)
 case_id = st.session_state["oncall_case_id"]
 if not case_id:
     st.stop()
 
-try:
-    case = session.api().get_case(auth.access_token, case_id)
-except ApiError as exc:
-    session.show_error(exc)
+case_view.show_notice("oncall_notice")
+case = case_view.load(viewer, case_id)
+if case is None:
     st.stop()
-
-client, token = session.api(), auth.access_token
-notice = st.session_state["oncall_notice"]
-if notice:
-    kind, sentence = notice
-    {"success": st.success, "warning": st.warning}.get(kind, st.error)(sentence)
-    st.session_state["oncall_notice"] = None
+st.session_state["oncall_status"] = case.status
 with st.container(border=True):
-    components.case_header(case)
-    components.case_thread(case)
-    ack, progress, resolve, hand_back = st.columns(4)
-    if ack.button("Acknowledge", key="oncall_ack", icon=":material/done:"):
-        _run(
-            "acknowledge",
-            "The case is acknowledged; paging has stopped.",
-            lambda: client.acknowledge(token, case.case_id),
-        )
-    if progress.button("In progress", key="oncall_progress", icon=":material/pending:"):
-        _run(
-            "update",
-            "The case is marked in progress.",
-            lambda: client.set_status(token, case.case_id, CaseStatus.IN_PROGRESS),
-        )
-    if resolve.button("Resolve", key="oncall_resolve", icon=":material/task_alt:"):
-        _run("resolve", "The case is resolved.", lambda: client.set_status(token, case.case_id, CaseStatus.RESOLVED))
-    if hand_back.button("Hand back to AI", key="oncall_handback", icon=":material/smart_toy:"):
-        _run("hand back", "The case is handed back to the AI agents.", lambda: client.hand_back(token, case.case_id))
-    with st.form("oncall_reply", clear_on_submit=True, border=False):
-        reply = st.text_area("Reply to the customer", max_chars=session.settings().max_message_length, height=120)
-        if st.form_submit_button("Send reply", type="primary", icon=":material/send:"):
-            if reply.strip():
-                _run(
-                    "reply to",
-                    "Your reply was added to the case thread.",
-                    lambda: client.reply(token, case.case_id, reply.strip()),
-                )
-            else:
-                st.warning("Write a reply first.")
+    case_view.live_thread(viewer, case.case_id, "oncall_status")
+    case_view.staff_actions(viewer, case)
+case_view.staff_reply(viewer, case)

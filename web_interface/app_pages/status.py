@@ -66,6 +66,9 @@ else:
     st.info("No requests yet.")
 if report.cases_by_status:
     st.subheader("Cases by status")
-    st.bar_chart(pd.Series(report.cases_by_status, name="Cases").rename_axis("Status"), height=220)
+    by_label: dict[str, int] = {}
+    for status, count in report.cases_by_status.items():
+        by_label[components.status_label(status)] = by_label.get(components.status_label(status), 0) + count
+    st.bar_chart(pd.Series(by_label, name="Cases").rename_axis("Status"), height=220)
 if report.generated_at:
     st.caption(f"Figures as of {report.generated_at:%Y-%m-%d %H:%M:%S} UTC.")
