@@ -87,6 +87,7 @@ def main() -> None:
         pages.append(_oncall_page("visible"))
         # The API shows the desk's health to staff only.
         pages.append(st.Page(PAGES / "status.py", title="Status", icon=":material/monitoring:", url_path="status"))
+        pages.append(st.Page(PAGES / "metrics.py", title="Metrics", icon=":material/insights:", url_path="metrics"))
     elif auth is None and st.query_params.get("case"):
         # A page's link (`/oncall?case=<id>`, desk/oncall/payload.py) opened before signing in: the page must
         # exist, hidden, or Streamlit falls back to the default page and the link (path and `?case=`) is lost.
