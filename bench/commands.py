@@ -20,7 +20,7 @@ from typing import Any
 from bench.api_process import AccountTemplate, ApiStartFailed
 from bench.context import ACCOUNTS, BenchContext
 from bench.report import public, write_chart, write_text
-from bench.scenarios import hosted, kb_search, local, ratelimit, startup
+from bench.scenarios import hosted, kb_search, local, ratelimit, startup, workers
 
 Scenario = Callable[[BenchContext], dict[str, Any]]
 SCENARIOS: dict[str, Scenario] = {
@@ -30,6 +30,8 @@ SCENARIOS: dict[str, Scenario] = {
     "hybrid": hosted.run_hybrid,
     "ratelimit": ratelimit.run,
     "kb-search": kb_search.run,
+    "workers": workers.run_workers,
+    "crash": workers.run_crash,
 }
 
 

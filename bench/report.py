@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 LEVEL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("mode", "mode"),
     ("concurrency", "conc"),
     ("workers", "API procs"),
+    ("worker_processes", "worker procs"),
     ("requests", "reqs"),
     ("ok", "ok"),
     ("errors", "errors"),
@@ -19,6 +21,7 @@ LEVEL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("p95_ms", "p95 ms"),
     ("p99_ms", "p99 ms"),
     ("cpu_ms_per_request", "CPU ms/req"),
+    ("worker_cpu_ms_per_request", "worker CPU ms/req"),
     ("hosted_calls_per_request", "hosted calls/req"),
     ("fake_peak_in_flight", "peak in flight"),
     ("peak_rss_mb", "peak RSS MB"),
@@ -66,7 +69,15 @@ def write_text(result: dict[str, Any], out: TextIO) -> None:
     out.write(f"\n== {result['scenario']} ==\n")
     if "levels" in result:
         out.write(level_table(result["levels"]) + "\n")
-    for key in ("non_complex", "burst", "calm_baseline", "calm_during_burst", "multi_worker_skipped", "kb_search"):
+    for key in (
+        "non_complex",
+        "burst",
+        "calm_baseline",
+        "calm_during_burst",
+        "multi_worker_skipped",
+        "kb_search",
+        "skipped",
+    ):
         if key in result:
             out.write(f"{key}: {json.dumps(result[key])}\n")
     for key in (
@@ -76,6 +87,12 @@ def write_text(result: dict[str, Any], out: TextIO) -> None:
         "ready_seconds",
         "listening_seconds",
         "idle_rss_mb_per_process",
+        "accepted",
+        "answered",
+        "resumed",
+        "failed",
+        "lost",
+        "seconds_to_recover",
     ):
         if key in result:
             out.write(f"{key}: {result[key]}\n")
