@@ -7,13 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas import TEXT_RULE, VISIBLE_TEXT
 from api.sla_schemas import SlaClockOut
 
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, description="Plain text; markup is removed")
+    text: str = Field(min_length=1, description=TEXT_RULE, json_schema_extra={"pattern": VISIBLE_TEXT})
 
 
 class HandBackIn(BaseModel):

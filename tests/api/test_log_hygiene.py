@@ -50,12 +50,12 @@ def test_markup_from_paths_and_names_is_inert_in_the_audit_log(
     client.app.state.audit.record("probe", actor="<script>x</script>", note="a\x1b[31mred\u2028")  # type: ignore[attr-defined]
     text = settings.audit_log_file.read_text()
     assert "<script" not in text.lower() and "\\u001b" not in text and "\x1b" not in text
-    probe = [e for e in _audit(settings) if e["event"] == "probe"][0]
+    probe = next(e for e in _audit(settings) if e["event"] == "probe")
     assert probe["actor"] == "&lt;script&gt;x&lt;/script&gt;" and probe["note"] == "a[31mred"
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         stored = [(r.actor, json.dumps(r.payload)) for r in session.scalars(select(AuditEvent))]
     assert not any("<script" in (actor or "") + payload for actor, payload in stored)
-    request = [e for e in _audit(settings) if e["event"] == "support_request"][0]
+    request = next(e for e in _audit(settings) if e["event"] == "support_request")
     assert request["path"].startswith("/support/cases/%3Cscript%3E")
 
 

@@ -4,6 +4,7 @@ and enable accounts over the API and the CLI, audited; tokens are parsed strictl
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_disable_revokes_tokens_on_every_worker_within_a_second(
     assert response.json()["disabled_at"] is not None
     assert worker_a.get("/support/cases", headers=alice).status_code == 401  # the worker that disabled it: at once
     elapsed = _seconds_until_refused(worker_b, alice, started)
-    print(f"revocation took {elapsed * 1000:.0f} ms on the other worker")
+    sys.stdout.write(f"revocation took {elapsed * 1000:.0f} ms on the other worker\n")  # shown with -s
     assert elapsed < REVOCATION_TARGET_SECONDS
     assert worker_b.post("/auth/token", data={"username": "alice", "password": PASSWORD}).status_code == 401
 
@@ -131,7 +132,9 @@ def test_cli_disables_and_enables_with_an_audit_line(
 
 
 # (Trailing spaces are not part of a header value in HTTP: the server never sees them.)
-@pytest.mark.parametrize("suffix", ["==", "=", ".", "A", "%3D%3D", ".x"], ids=["pad2", "pad1", "dot", "char", "url", "seg"])
+@pytest.mark.parametrize(
+    "suffix", ["==", "=", ".", "A", "%3D%3D", ".x"], ids=["pad2", "pad1", "dot", "char", "url", "seg"]
+)
 def test_a_token_with_anything_appended_is_refused(client: TestClient, make_account: MakeAccount, suffix: str) -> None:
     alice = make_account(client, "alice", "customer", "cust-a")
     token = alice["Authorization"].removeprefix("Bearer ")
