@@ -28,7 +28,8 @@ def eval_guard(args: argparse.Namespace) -> int:
     detector = InjectionDetector.load(threshold=threshold)
     results: list[Metrics] = []
     if args.holdout:
-        results.append(measure(detector, read_holdout(), "holdout (security/guard/data/*_holdout.txt)"))
+        results.append(measure(detector, read_holdout(), "holdout 1 (security/guard/data/*_holdout.txt)"))
+        results.append(measure(detector, read_holdout("2"), "holdout 2 (security/guard/data/*_holdout2.txt)"))
     if args.file:
         path = Path(args.file)
         try:

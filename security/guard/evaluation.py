@@ -109,11 +109,13 @@ def read_csv(path: Path, text_col: str, label_col: str | None) -> tuple[list[tup
     return [(t, int(label in ATTACK_LABELS), label_col) for t, label in rows], ""
 
 
-def read_holdout() -> list[tuple[str, int, str]]:
-    """Our held-out examples (`data/attacks_holdout.txt`, `data/benign_holdout.txt`), never used in training."""
+def read_holdout(suffix: str = "") -> list[tuple[str, int, str]]:
+    """Our held-out examples (`data/attacks_holdout{suffix}.txt`, `data/benign_holdout{suffix}.txt`), never
+    used in training. "" is the first set (looked at during development), "2" the second (measured once)."""
     from security.guard.training import read_examples
 
-    items = read_examples(DATA_DIR / "attacks_holdout.txt", 1) + read_examples(DATA_DIR / "benign_holdout.txt", 0)
+    items = read_examples(DATA_DIR / f"attacks_holdout{suffix}.txt", 1)
+    items += read_examples(DATA_DIR / f"benign_holdout{suffix}.txt", 0)
     return [(e.text, e.label, e.family) for e in items]
 
 

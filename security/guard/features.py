@@ -64,10 +64,11 @@ def char_counts(text: str) -> Counter[str]:
 class Analysed:
     """One message, analysed: term counts per block and structural signals."""
 
-    __slots__ = ("chars", "structure", "words")
+    __slots__ = ("chars", "structure", "word_total", "words")
 
     def __init__(self, raw: str) -> None:
         clipped = _clip(raw)
+        self.word_total = len(_TOKEN.findall(clipped))
         text = model_text(clipped)
         self.words = word_counts(text)
         self.chars = char_counts(text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,8 @@ from security.guard.features import Analysed, tfidf
 
 DATA_DIR = Path(__file__).with_name("data")
 MODEL_PATH = DATA_DIR / "injection_model.json"
+MIN_WORDS = 3
+_WORDS = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,11 @@ class InjectionDetector:
         z, signals = self.raw_score(text)
         probability = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
         strong = tuple(sorted(name for name, v in signals.items() if v > 0 and self.structure_w.get(name, 0.0) > 0.5))
-        return InjectionVerdict(
-            score=probability, flagged=probability >= self.threshold, threshold=self.threshold, signals=strong
-        )
+        # A message of one or two words carries no instruction to follow unless it hides one (an encoded run,
+        # a role marker: a structural signal); its few n-grams make its score swing, so it is not flagged.
+        words = len(_WORDS.findall(text))
+        flagged = probability >= self.threshold and (words >= MIN_WORDS or bool(strong))
+        return InjectionVerdict(score=probability, flagged=flagged, threshold=self.threshold, signals=strong)
 
 
 @lru_cache(maxsize=4)

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from security.guard.features import Analysed, tfidf
-from security.guard.injection import DATA_DIR, MODEL_PATH
+from security.guard.injection import DATA_DIR, MIN_WORDS, MODEL_PATH
 from security.guard.normalize import STRUCTURE_NAMES
 
 SEED = 20261202
@@ -337,7 +337,13 @@ def build_matrix(
                 rows.append(i)
                 cols.append(index[f"s:{name}"])
                 vals.append(v)
-    return Matrix(np.array(rows), np.array(cols), np.array(vals, dtype=float), len(analysed), len(index))
+    return Matrix(
+        np.array(rows, dtype=np.int64),
+        np.array(cols, dtype=np.int64),
+        np.array(vals, dtype=float),
+        len(analysed),
+        len(index),
+    )
 
 
 def fit_logistic(x: Matrix, y: Any, sample_weight: Any, l2: float, iterations: int) -> tuple[Any, float]:
@@ -386,13 +392,20 @@ def choose_threshold(analysed: Sequence[Analysed], y: Any, fit_one: Any) -> tupl
         train = fold != k
         predict = fit_one([a for a, keep in zip(analysed, train, strict=True) if keep], y[train])
         scores[~train] = [predict(a) for a, keep in zip(analysed, train, strict=True) if not keep]
-    benign = np.sort(scores[y == 0])
+    # Only what the detector could flag counts: it never flags a message of fewer than MIN_WORDS words
+    # without a structural signal (security.guard.injection).
+    counted = np.array([_flaggable(a) for a in analysed])
+    benign = np.sort(scores[(y == 0) & counted])
     allowed = math.floor(TARGET_FPR * len(benign))
     cut = benign[len(benign) - allowed - 1] if allowed < len(benign) else 0.0
     threshold = max(MIN_THRESHOLD, float(cut) + 1e-6)
-    recall = float((scores[y == 1] >= threshold).mean())
-    fpr = float((scores[y == 0] >= threshold).mean())
+    recall = float(((scores >= threshold) & counted)[y == 1].mean())
+    fpr = float(((scores >= threshold) & counted)[y == 0].mean())
     return threshold, {"oof_recall": round(recall, 4), "oof_false_positive_rate": round(fpr, 4)}
+
+
+def _flaggable(doc: Analysed) -> bool:
+    return doc.word_total >= MIN_WORDS or any(v > 0 for v in doc.structure.values())
 
 
 def train(examples: Sequence[Example]) -> dict[str, Any]:
