@@ -16,9 +16,13 @@ openai SDK for OpenAI-compatible servers); litellm is not needed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+import httpx
 from crewai import LLM, BaseLLM
+from crewai.llms.hooks.base import BaseInterceptor
 
 from crew.config import CrewConfig
 from crew.local_model.llm import LocalLLM
@@ -45,15 +49,66 @@ def is_local(llm: BaseLLM) -> bool:
     return isinstance(llm, LocalLLM)
 
 
-def build_hosted_llm(model: str, config: CrewConfig) -> BaseLLM:
+class HostedCallPolicy(Protocol):
+    """What the desk puts between the crew and a hosted model (`security.guard.hosted.HostedCallGuard`):
+    it may rewrite each request body before it leaves (redaction, a canary in the system prompt) and each
+    response body before CrewAI reads it (a reply that leaks the canary)."""
+
+    def prepare_request(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def check_response(self, body: Any) -> Any: ...
+
+
+class PolicyInterceptor(BaseInterceptor[httpx.Request, httpx.Response]):
+    """Runs a `HostedCallPolicy` on the JSON bodies of a hosted model's HTTP calls (CrewAI's transport hook)."""
+
+    def __init__(self, policy: HostedCallPolicy) -> None:
+        self.policy = policy
+
+    def on_outbound(self, message: httpx.Request) -> httpx.Request:
+        if not message.headers.get("content-type", "").startswith("application/json"):
+            return message
+        body = json.loads(message.read() or b"{}")
+        data = json.dumps(self.policy.prepare_request(body)).encode()
+        headers = {k: v for k, v in message.headers.items() if k.lower() != "content-length"}
+        return httpx.Request(message.method, message.url, headers=headers, content=data, extensions=message.extensions)
+
+    def on_inbound(self, message: httpx.Response) -> httpx.Response:
+        return self._checked(message, message.read())
+
+    async def aon_outbound(self, message: httpx.Request) -> httpx.Request:
+        await message.aread()
+        return self.on_outbound(message)
+
+    async def aon_inbound(self, message: httpx.Response) -> httpx.Response:
+        return self._checked(message, await message.aread())
+
+    def _checked(self, response: httpx.Response, content: bytes) -> httpx.Response:
+        try:
+            body = json.loads(content)
+        except ValueError:
+            return response  # not JSON (an error page): CrewAI's own error handling sees it as it is
+        checked = self.policy.check_response(body)
+        if checked == body:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
+        # No `request=`: at the transport the response has none yet (the client sets it afterwards).
+        return httpx.Response(
+            response.status_code, headers=headers, content=json.dumps(checked).encode(), extensions=response.extensions
+        )
+
+
+def build_hosted_llm(model: str, config: CrewConfig, policy: HostedCallPolicy | None = None) -> BaseLLM:
     """A CrewAI model for a hosted name like `openai/gpt-4o-mini` (no network until the first call).
 
-    `crewai.LLM(...)` returns the provider's native client class (e.g. `OpenAICompatibleCompletion`).
+    `crewai.LLM(...)` returns the provider's native client class (e.g. `OpenAICompatibleCompletion`). With a
+    `policy`, every HTTP call of that client goes through it (`PolicyInterceptor`).
     """
     api_key = config.api_key.get_secret_value() or None
     base_url = config.base_url or None
     if base_url and not api_key:
         api_key = _PLACEHOLDER_KEY
+    extra: dict[str, Any] = {"interceptor": PolicyInterceptor(policy)} if policy is not None else {}
     return LLM(
         model=model,
         base_url=base_url,
@@ -62,11 +117,16 @@ def build_hosted_llm(model: str, config: CrewConfig) -> BaseLLM:
         max_retries=config.max_retries,
         # Deterministic-ish replies make support answers and tests reproducible.
         temperature=0.2,
+        **extra,
     )
 
 
-def build_models(config: CrewConfig, router: LocalRouter) -> ModelSet:
+def build_models(config: CrewConfig, router: LocalRouter, policy: HostedCallPolicy | None = None) -> ModelSet:
     local = LocalLLM(router=router)
-    specialist: BaseLLM = build_hosted_llm(config.specialist_model, config) if config.specialist_model else local
-    classifier: BaseLLM = build_hosted_llm(config.classifier_model, config) if config.classifier_model else local
+    specialist: BaseLLM = (
+        build_hosted_llm(config.specialist_model, config, policy) if config.specialist_model else local
+    )
+    classifier: BaseLLM = (
+        build_hosted_llm(config.classifier_model, config, policy) if config.classifier_model else local
+    )
     return ModelSet(classifier=classifier, specialist=specialist, local=local)

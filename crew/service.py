@@ -38,7 +38,7 @@ from crew.models import Citation, Classification, Route, SupportResult, ThreadMe
 if TYPE_CHECKING:
     from crew.crews import CrewParts
     from crew.flow import SupportState
-    from crew.llm_factory import ModelSet
+    from crew.llm_factory import HostedCallPolicy, ModelSet
     from crew.local_model.router import LocalRouter
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,8 @@ class SupportDesk:
         subscribe_meters()
 
     @classmethod
-    def from_config(cls, config: CrewConfig) -> SupportDesk:
+    def from_config(cls, config: CrewConfig, hosted_policy: HostedCallPolicy | None = None) -> SupportDesk:
+        """`hosted_policy`: what every hosted model call goes through (the desk's redaction and canary)."""
         load_crewai(config)
         # Imported only now: these modules import crewai, which must see the switches set above.
         from crew.crews import CrewParts
@@ -161,7 +162,7 @@ class SupportDesk:
         from crew.tools import KnowledgeBaseSearchTool
 
         router = LocalRouter(config.complex_confidence_threshold)
-        models = build_models(config, router)
+        models = build_models(config, router, hosted_policy)
         kb_tool = KnowledgeBaseSearchTool(knowledge_base=KnowledgeBase.load())
         parts = CrewParts.load(classifier_llm=models.classifier, specialist_llm=models.specialist, kb_tool=kb_tool)
         local_parts = (

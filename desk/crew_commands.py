@@ -26,8 +26,10 @@ EXIT_USAGE = 2
 
 def ask(args: argparse.Namespace) -> int:
     from crew.service import SupportDesk  # imports crewai (~5 s); only this sub-command pays for it
+    from desk.injection_guard import hosted_policy  # guard: redaction and canary of hosted calls
 
-    desk = SupportDesk.from_config(get_settings().crew_config())
+    settings = get_settings()
+    desk = SupportDesk.from_config(settings.crew_config(), hosted_policy=hosted_policy(settings))
     try:
         result = desk.handle(args.message, route=Route(args.route), emergency=bool(args.emergency))
     except CrewError as exc:

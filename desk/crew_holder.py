@@ -45,8 +45,9 @@ class CrewHolder:
         try:
             # Imported here, not at module level: crewai is heavy and tests pass a fake crew.
             from crew.service import SupportDesk
+            from desk.injection_guard import hosted_policy  # guard: redaction and canary of hosted calls
 
-            self._crew = SupportDesk.from_config(settings.crew_config())
+            self._crew = SupportDesk.from_config(settings.crew_config(), hosted_policy=hosted_policy(settings))
             logger.info("crew loaded")
         except Exception:
             # /readyz reports the failure; the traceback goes to the log, never to a client.

@@ -44,8 +44,9 @@ CrewFactory = Callable[[Settings], SupportCrew]
 
 def real_crew(settings: Settings) -> SupportCrew:
     from crew.service import SupportDesk
+    from desk.injection_guard import hosted_policy  # guard: redaction and canary of hosted calls
 
-    return SupportDesk.from_config(settings.crew_config())
+    return SupportDesk.from_config(settings.crew_config(), hosted_policy=hosted_policy(settings))
 
 
 def load_factory(target: str) -> CrewFactory:
