@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from crew.decision import Decision, decide
 from crew.models import Classification, Priority, Route, SupportCrew, SupportResult, ThreadMessage
-from desk import cases, handoff
+from desk import cases, handoff, injection_guard
 from desk.accounts import Principal
 from desk.audit import AuditLog
 from desk.errors import AppError, CrewFailed, InputRejected, PermissionDenied, ServiceUnavailable
@@ -234,6 +234,8 @@ def file_request(
         context=clean.context,
         message=clean.message,
     )
+    # Prompt-injection guard (desk/injection_guard.py): a flagged message is audited and marked on its case.
+    injection_guard.record(intake, user, customer_id, case.id, clean.message, request_id)
     paged = decision.emergency and intake.hook.on_emergency(case.id, customer_id=customer_id, auto=decision.auto)
     job = Handoff(decision, classification, requested, (), paged, check_in_job, "first_message")
     return _hand_off(intake, case, clean, job, wait=wait, idempotency_key_id=idempotency_key_id)
@@ -264,6 +266,7 @@ def follow_up(
     _fail_open_or_raise(intake, user, case.customer_id, down, decision, request_id)
     _audit_sanitised(intake.audit, user, case.customer_id, clean.changed_fields, request_id)
     open_case = cases.add_customer_message(intake.engine, case, clean.message, sanitised=bool(clean.changed_fields))
+    injection_guard.record(intake, user, case.customer_id, open_case.id, clean.message, request_id)  # guard
     if case.with_people:
         return Reply(open_case, None, sanitised_fields=clean.changed_fields)
     if decision.emergency:
@@ -392,7 +395,7 @@ def decide_message(
     classification = None
     if not flagged and rule.enabled:
         try:
-            classification = intake.crew.classify(message)
+            classification = injection_guard.guarded(intake).classify(message)  # guard: never auto-pages
         except Exception:
             # Undecided is "no": the crew (which then classifies itself) records its own failure on the case
             # if the model is really down.
@@ -413,7 +416,7 @@ def answer_case(
 ) -> Reply:
     started = time.perf_counter()
     try:
-        result = intake.crew.handle(
+        result = injection_guard.guarded(intake, case.id).handle(  # guard: safe reply / hardened, canary
             clean.message,
             route=route,
             emergency=decision.emergency,
@@ -491,4 +494,4 @@ def classify(intake: Intake, user: Principal, message: str, customer_id: str | N
     except AppError as exc:
         exc.details.setdefault("customer_id", key)
         raise
-    return intake.crew.classify(text)
+    return injection_guard.guarded(intake).classify(text)

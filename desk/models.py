@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -106,6 +106,9 @@ class Case(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     crew_latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
     context: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # Prompt-injection guard (desk/injection_guard.py): a message of the case was flagged; the highest score.
+    injection_flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    injection_score: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

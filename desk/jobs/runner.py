@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crew.decision import Decision
 from crew.models import Classification, Route, ThreadMessage
-from desk import cases, intake
+from desk import cases, injection_guard, intake
 from desk.errors import AppError
 from desk.jobs import store
 from desk.jobs.events import JobEvent, Publish
@@ -159,7 +159,7 @@ def _run_claimed(rt: Runtime, claimed: store.Claimed) -> intake.Reply:
 
 def _classify(desk: intake.Intake, message: str) -> Classification | None:
     try:
-        return desk.crew.classify(message)
+        return injection_guard.guarded(desk).classify(message)  # guard: no model call on a flagged message
     except Exception:
         # The crew classifies inside `handle` again and records its own failure if the model is really down.
         logger.warning("job classification failed; the crew classifies itself", exc_info=True)
