@@ -13,14 +13,16 @@ from api.errors import install_error_handlers
 from api.logging_setup import LogSetup
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi
-from api.routes import admin, auth, cases, customers, health, oncall, status, support
+from api.routes import admin, articles, auth, cases, customers, events, health, oncall, status, support
 from crew.models import SupportCrew
+from desk.articles import Articles
 from desk.audit import AuditLog
 from desk.crew_holder import CrewHolder
 from desk.db import make_engine, make_session_factory
 from desk.escalation import EscalationHook
 from desk.intake import Intake
 from desk.jobs.service import JobService
+from desk.language import LanguageGuesser
 from desk.oncall.service import OncallService
 from desk.oncall.tasks import CeleryPageDispatcher
 from desk.principals import PrincipalCache
@@ -52,7 +54,16 @@ def create_app(
         """The intake the embedded pool's jobs run with (built on first use, once the crew is loaded)."""
         crew_holder.wait(READY_WAIT_SECONDS)
         state = app.state
-        return Intake(engine, settings, crew_holder.get(), state.limits, audit, state.escalation_hook)
+        return Intake(
+            engine,
+            settings,
+            crew_holder.get(),
+            state.limits,
+            audit,
+            state.escalation_hook,
+            state.languages,
+            state.articles,
+        )
 
     jobs = JobService(settings, engine, audit, job_intake)
     dispatcher = CeleryPageDispatcher(settings, session_factory, jobs.celery) if jobs.celery is not None else None
@@ -95,6 +106,8 @@ def create_app(
         settings.login_address_rate_limit,
     )
     app.state.crew_holder = crew_holder
+    app.state.languages = LanguageGuesser()
+    app.state.articles = Articles()
     app.state.principals = PrincipalCache(settings.principal_cache_seconds)
     app.state.oncall = paging
     app.state.jobs = jobs
@@ -107,7 +120,7 @@ def create_app(
         audit=audit,
         trusted_proxies=settings.trusted_proxies,
     )
-    for module in (auth, support, cases, oncall, status, admin, health, customers):
+    for module in (auth, support, cases, oncall, status, admin, health, articles, events, customers):
         app.include_router(module.router)
     install_openapi(app)
     return app

@@ -71,7 +71,15 @@ async def get_intake(request: Request) -> intake.Intake:
     state = request.app.state
     holder: CrewHolder = state.crew_holder
     return intake.Intake(
-        state.engine, state.settings, holder.get(), state.limits, state.audit, state.escalation_hook, jobs=state.jobs.queue
+        state.engine,
+        state.settings,
+        holder.get(),
+        state.limits,
+        state.audit,
+        state.escalation_hook,
+        state.languages,
+        state.articles,
+        jobs=state.jobs.queue,
     )
 
 

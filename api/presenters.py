@@ -7,10 +7,11 @@ from dataclasses import asdict
 from dataclasses import fields as dataclass_fields
 
 from api.oncall_schemas import QueueItem
-from api.schemas import CaseOut, CaseSummary, CitationOut, MessageOut, SupportResponse
+from api.schemas import ArticleOut, CaseOut, CaseSummary, CitationOut, MessageOut, SupportResponse
 from api.sla_schemas import CaseNoteOut, CustomerProfileOut, RecentCaseOut, SlaClockOut, SlaOut
 from crew.models import Category, Priority
 from desk import intake
+from desk.articles import Article
 from desk.customers import CustomerProfile
 from desk.models import Case, CaseEvent
 from desk.oncall.actions import QueueEntry
@@ -33,6 +34,8 @@ def summary(case: Case) -> CaseSummary:
         sanitised=case.sanitised,
         degraded=case.degraded,
         error_code=case.error_code,
+        subject=case.subject,
+        language=case.language,
         created_at=case.created_at,
         updated_at=case.updated_at,
     )
@@ -42,11 +45,16 @@ def case_out(case: Case, view: StaffView | None = None) -> CaseOut:
     """The case and its thread; with `view` (staff only) also the customer, the SLA clocks and desk notes."""
     messages = [
         MessageOut(
-            author=m.author, text=m.text, citations=[CitationOut(**c) for c in m.citations], created_at=m.created_at
+            author=m.author,
+            author_name=m.author_name,
+            text=m.text,
+            citations=[CitationOut(**c) for c in m.citations],
+            created_at=m.created_at,
         )
         for m in case.messages
     ]
-    out = CaseOut(**summary(case).model_dump(), messages=messages)
+    last = messages[-1].created_at if messages else None
+    out = CaseOut(**{**summary(case).model_dump(), "last_message_at": last}, messages=messages)
     if view is not None:
         out.customer = customer_profile_out(view.profile)
         out.sla = sla_out(view.clocks)
@@ -80,6 +88,17 @@ def customer_profile_out(profile: CustomerProfile) -> CustomerProfileOut:
     return CustomerProfileOut(
         **{k: v for k, v in asdict(profile).items() if k != "recent_cases"},
         recent_cases=[RecentCaseOut(**asdict(c)) for c in profile.recent_cases],
+    )
+
+
+def article_out(article: Article) -> ArticleOut:
+    return ArticleOut(
+        article_id=article.article_id,
+        title=article.title,
+        category=article.category,
+        excerpt=article.excerpt,
+        body=article.body,
+        url=f"/kb/articles/{article.article_id}",
     )
 
 

@@ -85,6 +85,17 @@ class ClassifyIn(BaseModel):
 class CitationOut(BaseModel):
     article_id: str
     title: str
+    excerpt: str | None = Field(default=None, description="The article's opening, for display beside the answer")
+    url: str | None = Field(default=None, description="The article: GET this path (/kb/articles/{article_id})")
+
+
+class ArticleOut(BaseModel):
+    article_id: str
+    title: str
+    category: str
+    excerpt: str
+    body: str = Field(description="Markdown written by the desk's team (not customer text)")
+    url: str
 
 
 class SupportResponse(BaseModel):
@@ -112,6 +123,7 @@ class ClassifyOut(BaseModel):
 
 class MessageOut(BaseModel):
     author: str
+    author_name: str | None = Field(default=None, description="The staff member's username on a staff reply")
     text: str
     citations: list[CitationOut]
     created_at: datetime
@@ -131,8 +143,11 @@ class CaseSummary(BaseModel):
     sanitised: bool
     degraded: bool
     error_code: str | None
+    subject: str | None = Field(default=None, description="The first line of the first message")
+    language: str | None = Field(default=None, description="ISO 639-1 code of the first message, if detected")
     created_at: datetime
     updated_at: datetime
+    last_message_at: datetime | None = None
 
 
 class CaseOut(CaseSummary):
@@ -173,12 +188,12 @@ class StatusOut(BaseModel):
     cases_by_status: dict[str, int]
     rate_limit_rejections_last_hour: int
     auth_failures_last_hour: int
-    # Where crews run and how far behind they are: mode (embedded or celery), broker, workers answering a
-    # ping, broker queue depth per queue, and queued/running jobs by the jobs table (desk/jobs/service.py).
-    jobs: dict[str, Any] | None = None
     metrics: MetricsOut | None = Field(
         default=None, description="Support metrics over the last `days` days (desk/metrics.py)"
     )
+    # Where crews run and how far behind they are: mode (embedded or celery), broker, workers answering a
+    # ping, broker queue depth per queue, and queued/running jobs by the jobs table (desk/jobs/service.py).
+    jobs: dict[str, Any] | None = None
 
 
 class HealthOut(BaseModel):

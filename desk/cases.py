@@ -45,6 +45,7 @@ class OpenCase:
     # A follow-up keeps the category, route and priority its case was given by the first answer.
     follow_up: bool = False
     context: dict[str, Any] | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def thread_of(case: Case) -> CaseThread:
         updated_at=case.updated_at,
         follow_up=True,
         context=case.context,
+        language=case.language,
     )
     return CaseThread(state, tuple(ThreadMessage(author=m.author, text=m.text) for m in case.messages))
 
@@ -105,6 +107,18 @@ def _message_row(
     return {"case_id": case_id, "author": author.value, "text": text, "citations": citations, "created_at": at}
 
 
+SUBJECT_MAX = 80
+
+
+def subject_of(message: str) -> str:
+    """The first line of a message, cut at a word near SUBJECT_MAX characters."""
+    first = message.strip().splitlines()[0].strip() if message.strip() else ""
+    if len(first) <= SUBJECT_MAX:
+        return first
+    cut = first.rfind(" ", 0, SUBJECT_MAX)
+    return first[: cut if cut > SUBJECT_MAX // 2 else SUBJECT_MAX].rstrip(" ,.;:") + "…"
+
+
 def open_case(
     engine: Engine,
     *,
@@ -115,6 +129,7 @@ def open_case(
     sanitised: bool,
     context: dict[str, Any] | None,
     message: str,
+    language: str | None = None,
 ) -> OpenCase:
     """Store the case and the customer's message before the crew runs (so a crew failure leaves a trace)."""
     case = OpenCase(
@@ -125,6 +140,7 @@ def open_case(
         sanitised=sanitised,
         status=CaseStatus.ESCALATED if emergency else CaseStatus.OPEN,
         priority=Priority.URGENT if emergency else None,
+        language=language,
     )
     # One transaction, committed before the crew runs: a crew failure or a crash leaves the case stored.
     with engine.begin() as conn:
@@ -142,6 +158,8 @@ def open_case(
                 "sanitised": sanitised,
                 "degraded": False,
                 "context": context,
+                "subject": subject_of(message),
+                "language": language,
                 "created_at": case.updated_at,
                 "updated_at": case.updated_at,
             },

@@ -18,6 +18,12 @@ from desk.oncall.policy import response_time
 # Router signals of a customer asking for a person (crew/local_model/data/vocabulary.yaml rules).
 HUMAN_REQUEST_SIGNALS = frozenset({"rule:asks_for_human", "rule:needs_human"})
 
+# A message that is (nearly) only the word for "person", in the languages whose notice asks for it
+# (desk/language.py), or an English request the router's rules might miss.
+_PERSON_WORD = re.compile(
+    r"^\W*(a\s+)?(person|human|persona|personne|pessoa|persoon|mensch|people|humano|humain)\W*$", re.IGNORECASE
+)
+
 # "That didn't help" in a follow-up, in the languages the desk detects. Deliberately narrow: a false hit
 # only hands the case to a person, a miss leaves the customer with the crew, who can still ask for one.
 _NOT_HELPED = re.compile(
@@ -36,6 +42,7 @@ class HandoffReason:
     NO_ARTICLE = "no_grounding_article"
     UNSURE_COMPLEX = "unsure_complex"
     DID_NOT_HELP = "did_not_help"
+    LANGUAGE = "language_needs_person"
 
 
 def did_not_help(text: str) -> bool:
@@ -51,7 +58,9 @@ def handoff_reason(
         complex_route and Category.ESCALATION in (classification.category, *classification.secondary_categories)
     ):
         return HandoffReason.ESCALATION_ROUTE
-    if HUMAN_REQUEST_SIGNALS.intersection(classification.signals):
+    if HUMAN_REQUEST_SIGNALS.intersection(classification.signals) or (
+        follow_up_text is not None and _PERSON_WORD.match(follow_up_text)
+    ):
         return HandoffReason.ASKED_FOR_PERSON
     if follow_up_text is not None and did_not_help(follow_up_text):
         return HandoffReason.DID_NOT_HELP

@@ -75,13 +75,13 @@ class Account(Base):
     customer_id: Mapped[str | None] = mapped_column(String(64), default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Case(Base):
     # Tokens carry the version they were issued under (`ver`); disabling an account bumps it, so its tokens
     # stay dead even after the account is enabled again.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_customer_created", "customer_id", "created_at"),
@@ -109,6 +109,10 @@ class Case(Base):
     # Prompt-injection guard (desk/injection_guard.py): a message of the case was flagged; the highest score.
     injection_flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     injection_score: Mapped[float | None] = mapped_column(Float, default=None)
+    # The first line of the first message, for case lists (never used for decisions).
+    subject: Mapped[str | None] = mapped_column(String(120), default=None)
+    # ISO 639-1 code of the first message's language (desk/language.py), None when unsure.
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -124,6 +128,8 @@ class CaseMessage(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     author: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
+    # The staff member's username on a staff message; None for the customer and the desk.
+    author_name: Mapped[str | None] = mapped_column(String(150), default=None)
     citations: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

