@@ -24,7 +24,7 @@ def eval_guard(args: argparse.Namespace) -> int:
     if not args.file and not args.holdout:
         sys.stderr.write("eval-guard: give a CSV file, --holdout, or both\n")
         return 2
-    threshold = args.threshold if args.threshold is not None else get_settings().injection_threshold
+    threshold = args.threshold if args.threshold is not None else (get_settings().injection_threshold or None)
     detector = InjectionDetector.load(threshold=threshold)
     results: list[Metrics] = []
     if args.holdout:

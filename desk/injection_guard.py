@@ -63,7 +63,7 @@ def verdict(settings: Settings, text: str) -> InjectionVerdict | None:
     """The detector's verdict on a (sanitised) message; None when the guard is off."""
     if not settings.injection_guard_enabled:
         return None
-    return _verdict(text, settings.injection_threshold)
+    return _verdict(text, settings.injection_threshold or None)
 
 
 def is_flagged(settings: Settings, text: str) -> bool:

@@ -116,8 +116,8 @@ class Settings(BaseSettings):
     # "hardened" lets the crew answer, with hosted calls offered no tools and told to treat the message as data.
     injection_guard_enabled: bool = True
     injection_action: Literal["safe_reply", "hardened"] = "safe_reply"
-    # None: the threshold shipped with the model (security/guard/data/injection_model.json).
-    injection_threshold: float | None = Field(default=None, gt=0, lt=1)
+    # 0: the threshold shipped with the model (security/guard/data/injection_model.json).
+    injection_threshold: float = Field(default=0.0, ge=0, lt=1)
     # Personal data (cards, IBANs, e-mail addresses, phone numbers, national ids) in what a hosted model is
     # sent: "redact" replaces it with markers like [card]; "allow" sends it as written. Logs are always redacted.
     hosted_personal_data: Literal["redact", "allow"] = "redact"
