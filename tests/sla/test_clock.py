@@ -268,3 +268,14 @@ def test_history_starts_from_the_stored_status_and_adds_unrecorded_changes() -> 
     assert later.initial_status == "open" and later.tier == "premium" and later.priority == "high"
     given_up = history_of(_row(status="needs_human", updated_at=T0 + 2 * H), [customer(T0)], [], None)
     assert given_up.facts[-1] == Fact(T0 + 2 * H, FactKind.STATUS, "needs_human")
+
+
+def test_a_late_reply_stops_the_clock_breached() -> None:
+    h = history(agent(T0 + 10 * S, "needs_human"), staff(T0 + 70 * M))
+    late = clock(h, T0 + 2 * H, "first_response")
+    assert (late.state, late.elapsed_seconds, late.remaining_seconds) == (ClockState.STOPPED, 4200.0, -600.0)
+    assert late.breached and late.breached_at == T0 + H and late.near_breach_at == T0 + 48 * M
+    assert late.decided and not late.met and late.due_at is None
+    # Read before the reply, the same clock was running and already breached.
+    before = clock(h, T0 + 65 * M, "first_response")
+    assert before.state is ClockState.RUNNING and before.breached and before.due_at == T0 + H
