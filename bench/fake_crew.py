@@ -6,6 +6,7 @@
     FakeCrew(block_on="slow")                     a message containing "slow" waits for `crew.release.set()`
     FakeCrew(urgent_markers=("hacked",))          such messages classify as an urgent escalation
     FakeCrew(human_markers=("a person",))         such messages carry the "asks for a person" signal
+    FakeCrew(out_of_scope_markers=("weather",))   such messages classify as out of scope
 
 It returns real `Classification`s and `SupportResult`s and never imports crewai, so an app built on it
 does the same work around the crew as with the real one, minus the crew. `create_instant_app` is the
@@ -55,6 +56,8 @@ class FakeCrew:
     urgent_markers: tuple[str, ...] = ()
     # Messages containing one of these carry the router's "asks for a person" signal, as the real one does.
     human_markers: tuple[str, ...] = ()
+    # Messages containing one of these classify as out of scope (general, low), as trivia does.
+    out_of_scope_markers: tuple[str, ...] = ()
     citations: tuple[Citation, ...] = DEFAULT_CITATIONS
     model_calls: int = 1
     delay: float = 0.0  # seconds each `handle` sleeps before answering
@@ -70,6 +73,10 @@ class FakeCrew:
         with self._lock:  # the app calls its crew from several worker threads at once
             self.classify_calls += 1
         urgent = any(marker in message for marker in self.urgent_markers)
+        if any(marker in message for marker in self.out_of_scope_markers):
+            return Classification(
+                category=Category.GENERAL, priority=Priority.LOW, confidence=0.9, is_complex=False, out_of_scope=True
+            )
         return Classification(
             category=Category.ESCALATION if urgent else self.category,
             priority=Priority.URGENT if urgent else self.priority,

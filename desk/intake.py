@@ -15,6 +15,7 @@ the crew. Use cases here return domain results; the API turns them into response
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,13 +24,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from crew.decision import Decision, decide
+from crew.errors import CrewError
 from crew.models import Classification, Priority, Route, SupportCrew, SupportResult, ThreadMessage
-from desk import cases, handoff, injection_guard
+from desk import cases, handoff, injection_guard, scope
 from desk.accounts import Principal
+from desk.articles import Articles
 from desk.audit import AuditLog
 from desk.errors import AppError, CrewFailed, InputRejected, PermissionDenied, ServiceUnavailable
 from desk.escalation import EscalationHook
 from desk.jobs.outcome import open_case_of
+from desk.language import LanguageGuesser, english_only_notice
 from desk.models import CaseStatus, Role, utcnow
 from desk.ratelimit import LIMIT_STORE_DOWN, RateLimits
 from desk.settings import Settings
@@ -51,6 +55,9 @@ class Intake:
     limits: RateLimits
     audit: AuditLog
     hook: EscalationHook
+    # One per app each: lingua's detector and the knowledge base are built once, on first use.
+    languages: LanguageGuesser
+    articles: Articles
     # Where the crew runs (desk/jobs/): the app's queue (embedded pool or Celery broker). None: in the caller's
     # thread, with the same job code, for synchronous callers that have no queue.
     jobs: JobQueue | None = None
@@ -224,6 +231,7 @@ def file_request(
     _fail_open_or_raise(intake, user, customer_id, down, decision, request_id)
     _audit_sanitised(intake.audit, user, customer_id, clean.changed_fields, request_id)
     requested = decision.route if decision.emergency else request.route
+    language = intake.languages.detect(clean.message)
     case = cases.open_case(
         intake.engine,
         customer_id=customer_id,
@@ -233,6 +241,7 @@ def file_request(
         sanitised=bool(clean.changed_fields),
         context=clean.context,
         message=clean.message,
+        language=language,
     )
     # Prompt-injection guard (desk/injection_guard.py): a flagged message is audited and marked on its case.
     injection_guard.record(intake, user, customer_id, case.id, clean.message, request_id)
@@ -415,18 +424,29 @@ def answer_case(
     paged: bool,
 ) -> Reply:
     started = time.perf_counter()
+    context = clean.context if clean.context is not None else case.context
+    if case.language not in (None, "en"):
+        # A hosted model answers in the customer's language; the local one writes English only.
+        context = {**(context or {}), "customer_language": case.language}
     try:
-        result = injection_guard.guarded(intake, case.id).handle(  # guard: safe reply / hardened, canary
-            clean.message,
-            route=route,
-            emergency=decision.emergency,
-            history=history,
-            context=clean.context if clean.context is not None else case.context,
-            classification=classification,
-        )
+        if scope.is_out_of_scope(classification, emergency=decision.emergency, route=route):
+            assert classification is not None
+            result = scope.out_of_scope_result(classification)
+        else:
+            result = injection_guard.guarded(intake, case.id).handle(  # guard: safe reply / hardened, canary
+                clean.message,
+                route=route,
+                emergency=decision.emergency,
+                history=history,
+                context=context,
+                classification=classification,
+            )
+        if scope.is_out_of_scope(result.classification, emergency=decision.emergency, route=route):
+            # Whatever the crew wrote (the local model finds no article; a hosted one might answer trivia).
+            result = scope.out_of_scope_result(result.classification)
     except Exception as exc:
         latency = (time.perf_counter() - started) * 1000
-        code = exc.code if isinstance(exc, AppError) else "crew_error"
+        code = exc.code if isinstance(exc, AppError) else "crew_failed" if isinstance(exc, CrewError) else "crew_error"
         logger.exception("crew failed on case %s (%s)", case.id, code)
         cases.record_failure(intake.engine, case, error_code=code, latency_ms=latency)
         if isinstance(exc, AppError) and not isinstance(exc, CrewFailed):
@@ -436,7 +456,12 @@ def answer_case(
         raise CrewFailed(case_id=case.id, customer_id=case.customer_id) from exc
     latency = (time.perf_counter() - started) * 1000
     reply, citations, reply_changed = clean_result(result)
-    reason = None if decision.emergency else _handoff_reason(intake, case, clean, result)
+    citations = cited_only(reply, citations, intake.articles)
+    out_of_scope = scope.is_out_of_scope(result.classification, emergency=decision.emergency, route=route)
+    reason = None if decision.emergency or out_of_scope else _handoff_reason(intake, case, clean, result)
+    english_only = intake.settings.uses_local_specialists and case.language not in (None, "en")
+    if reason is None and english_only and intake.settings.non_english_to_human:
+        reason = handoff.HandoffReason.LANGUAGE
     priority = Priority.URGENT if decision.emergency else result.classification.priority
     promise = handoff.Promise(
         queued_for_person=reason is not None,
@@ -445,6 +470,9 @@ def answer_case(
         due_at=handoff.due_at(priority, utcnow()),
     )
     reply = handoff.with_notice(reply, promise)
+    if english_only and not case.follow_up:
+        notice = english_only_notice(case.language, queued=reason is not None)
+        reply = f"{notice}\n\n{reply}" if notice else reply
     cases.record_answer(
         intake.engine,
         case,
@@ -474,6 +502,17 @@ def _handoff_reason(intake: Intake, case: cases.OpenCase, clean: CleanInput, res
         unsure_below=intake.settings.complex_confidence_threshold,
         complex_route=result.agent_type is Route.COMPLEX,
     )
+
+
+_CITED = re.compile(r"\[(KB-\d{3})\]")
+
+
+def cited_only(reply: str, citations: list[dict[str, str]], articles: Articles) -> list[dict[str, str]]:
+    """The citations the reply uses (cited inline as [KB-nnn]) with an excerpt and the article's address; a
+    reply that cites nothing inline (a hosted model may not) keeps the crew's list."""
+    cited = set(_CITED.findall(reply))
+    used = [c for c in citations if c["article_id"] in cited] if cited else citations
+    return [{**c, "excerpt": articles.excerpt(c["article_id"]), "url": f"/kb/articles/{c['article_id']}"} for c in used]
 
 
 def clean_result(result: SupportResult) -> tuple[str, list[dict[str, str]], bool]:

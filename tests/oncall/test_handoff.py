@@ -79,3 +79,19 @@ def test_with_a_pager_the_reply_says_on_call_is_being_paged(
     alice = account(client, "alice", "customer", "cust-a")
     body = client.post("/support/request", json={"message": "fire", "emergency": True}, headers=alice).json()
     assert "We are paging the person on call now" in body["response"]
+
+
+def test_out_of_scope_gets_an_honest_short_reply_is_not_escalated_and_never_pages(
+    tmp_path: Path, apps: Apps, account: Account
+) -> None:
+    crew = RecordingCrew(out_of_scope_markers=("weather",), urgent_markers=("weather",))
+    client = apps(fast_settings(tmp_path), crew)
+    alice, staff = account(client, "alice", "customer", "cust-a"), account(client, "sam", "staff")
+    calls = len(crew.calls)
+    body = client.post("/support/request", json={"message": "what's the weather in Berlin tomorrow"}, headers=alice)
+    reply = body.json()
+    assert reply["status"] == "answered" and reply["agent_type"] == "general" and reply["citations"] == []
+    assert "outside what this support desk can help with" in reply["response"]
+    assert "person" not in reply["response"] and len(crew.calls) == calls  # no crew call, no promise
+    assert client.get("/support/oncall/pages", headers=staff).json()["total"] == 0
+    assert client.get("/support/oncall/queue", headers=staff).json()["total"] == 0
