@@ -62,11 +62,14 @@ class ApiError(Exception):
         code: str = "error",
         status_code: int | None = None,
         request_id: str | None = None,
+        case_id: str | None = None,
     ) -> None:
         self.user_message = user_message or self.default_message
         self.code = code
         self.status_code = status_code
         self.request_id = request_id
+        # The case the failed request still created or touched (the API's X-Case-ID header), if any.
+        self.case_id = case_id
         super().__init__(self.user_message)
 
 
@@ -118,9 +121,8 @@ class RateLimitedError(ApiError):
 
 
 class CrewFailedError(ApiError):
-    default_message = (
-        "Our support agents could not answer this request right now. It was saved, and a person will follow up."
-    )
+    # No promise of a person here: whether one takes over is the desk's decision, shown by the case's status.
+    default_message = "Our support agents could not answer this right now. Your message was saved in the case."
 
 
 class ServiceUnavailableError(ApiError):
@@ -489,7 +491,12 @@ def error_from_response(response: httpx.Response, *, optional_route: bool = Fals
         parsed = {}
     body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
     code = str(body.get("code") or "error")
-    kwargs: dict[str, Any] = {"code": code, "status_code": response.status_code, "request_id": body.get("request_id")}
+    kwargs: dict[str, Any] = {
+        "code": code,
+        "status_code": response.status_code,
+        "request_id": body.get("request_id"),
+        "case_id": response.headers.get("X-Case-ID"),
+    }
     status = response.status_code
     if status == 401:
         return AuthError(**kwargs)

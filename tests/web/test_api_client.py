@@ -128,7 +128,7 @@ def test_submit_uses_the_route_endpoint_with_the_bearer_token(route: SupportRout
         (error(404, "not_found"), NotFoundError, "could not be found"),
         (httpx.Response(404, json={"detail": "Not Found"}), EndpointMissingError, "not available"),
         (httpx.Response(405, json={"detail": "Method Not Allowed"}), EndpointMissingError, "not available"),
-        (error(502, "crew_failed"), CrewFailedError, "It was saved"),
+        (error(502, "crew_failed"), CrewFailedError, "Your message was saved in the case."),
         (error(503, "service_unavailable"), ServiceUnavailableError, "unavailable right now"),
         (httpx.Response(500, text="<html>Internal Server Error</html>"), UnexpectedResponseError, "went wrong"),
     ],
@@ -348,3 +348,13 @@ def test_articles_accounts_and_the_audit_log() -> None:
         api.set_account_active("tok", "sam", False)
     log = api.audit("tok", limit=5, event="login")
     assert (log.chain_intact, log.first_broken_seq, log.items[0].event) == (False, 1, "login")
+
+
+def test_a_failure_names_the_case_it_still_created() -> None:
+    failed = httpx.Response(
+        502, json={"detail": "x", "code": "crew_failed", "request_id": "r"}, headers={"X-Case-ID": "c-7"}
+    )
+    with pytest.raises(CrewFailedError) as caught:
+        client(lambda _: failed).submit("tok", message="hello")
+    assert caught.value.case_id == "c-7"
+    assert "person" not in caught.value.user_message  # whether a person takes over is the case status's to say

@@ -15,6 +15,7 @@ from web_interface import case_view, components, session
 from web_interface.api_client import (
     AuditLog,
     AuthError,
+    CrewFailedError,
     EndpointMissingError,
     ForbiddenError,
     PagingStatus,
@@ -253,6 +254,29 @@ def test_a_message_that_was_not_sent_says_why_and_keeps_the_text(fake_api: FakeS
     assert "{" not in shown and "Traceback" not in shown
     assert at.expander[0].label == "Your message, to copy and send again"
     assert "My internet is down" in [t.value for t in at.text]
+
+
+def test_when_the_agents_fail_the_saved_case_opens_with_a_sentence(fake_api: FakeSupportApi) -> None:
+    fake_api.failures["submit"] = CrewFailedError(case_id="case-0001")
+    at = app(Role.CUSTOMER)
+    at.chat_input(key="chat_first").set_value("Where is my refund?").run()
+    assert not at.exception
+    assert at.query_params["case"] == "case-0001"
+    assert [w.value for w in at.warning] == [CrewFailedError.default_message]
+    assert not at.error
+
+
+def test_an_integrator_names_the_customer_of_a_new_conversation(fake_api: FakeSupportApi) -> None:
+    at = app(Role.INTEGRATOR)
+    assert at.title[0].value == "Cases"
+    at.chat_input(key="chat_first").set_value("The customer's router blinks red").run()
+    assert errors(at) == ["Your message was not sent. Enter the customer ID this request is for."]
+    assert "submit" not in fake_api.names()
+    at.text_input(key="new_customer_id").input("CUST-77")
+    at.chat_input(key="chat_first").set_value("The customer's router blinks red").run()
+    [submit] = [kwargs for name, kwargs in fake_api.calls if name == "submit"]
+    assert submit["customer_id"] == "CUST-77" and submit["token"] == "token-integrator"
+    assert authors(at) == ["Customer", "Support desk"]
 
 
 def test_new_conversation_button_leaves_the_open_case(fake_api: FakeSupportApi) -> None:

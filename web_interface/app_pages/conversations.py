@@ -95,7 +95,12 @@ def _send_first_message(viewer: session.Viewer, text: str, customer_id: str | No
                 emergency=bool(state.get("new_emergency")),
             )
         except ApiError as exc:
-            state["chat_notice"] = ("error", session.error_sentence(exc), text)
+            if exc.case_id:
+                # The case exists (say the agents failed after storing it): open it, the message is in it.
+                _open(exc.case_id)
+                state["chat_notice"] = ("warning", session.error_sentence(exc), None)
+            else:
+                state["chat_notice"] = ("error", session.error_sentence(exc), text)
             st.rerun()
     _open(answer.case_id)
     st.rerun()
@@ -109,17 +114,25 @@ def _send_follow_up(viewer: session.Viewer, case_id: str, text: str) -> None:
         try:
             session.api().reply(viewer.token, case_id, text)
         except ApiError as exc:
-            st.session_state["chat_notice"] = ("error", session.error_sentence(exc), text)
+            saved = exc.case_id is not None  # the API stored the message before the agents failed
+            st.session_state["chat_notice"] = (
+                ("warning", session.error_sentence(exc), None)
+                if saved
+                else ("error", session.error_sentence(exc), text)
+            )
     st.rerun()
 
 
 def _show_chat_notice() -> None:
     notice = st.session_state["chat_notice"]
     if notice:
-        _kind, sentence, text = notice
-        st.error(f"Your message was not sent. {sentence}", icon=":material/error:")
-        with st.expander("Your message, to copy and send again"):
-            st.text(text, width="stretch")
+        kind, sentence, text = notice
+        if kind == "warning":
+            st.warning(sentence, icon=":material/warning:")
+        else:
+            st.error(f"Your message was not sent. {sentence}", icon=":material/error:")
+            with st.expander("Your message, to copy and send again"):
+                st.text(text, width="stretch")
         st.session_state["chat_notice"] = None
 
 
