@@ -122,6 +122,21 @@ def test_a_deep_link_with_the_key_opens_its_case_after_a_reload(fake_api: FakeSu
     assert "Someone took over my account" in texts(again)
 
 
+def test_a_deep_link_opened_before_signing_in_opens_after_it(fake_api: FakeSupportApi) -> None:
+    at = sign_in("alice", case="case-0002")  # /?case=case-0002 from an e-mail, then the sidebar's form
+    assert at.query_params["case"] == "case-0002" and at.query_params["s"]
+    assert at.markdown[0].value.startswith("#### Someone took over my account")
+    article = AppTest.from_file(str(WEB / "app.py"), default_timeout=20)
+    article.query_params["id"] = "KB-004"
+    article.run()
+    article.switch_page("app_pages/article.py").run()  # /article?id=KB-004, signed out
+    assert "Please sign in" in article.info[0].value
+    article.sidebar.text_input(key="sign_in_username").input("alice")
+    article.sidebar.text_input(key="sign_in_password").input("alice-password")
+    article.sidebar.button[0].click().run()
+    assert article.title[0].value == "Refund timelines and tracking"
+
+
 def test_sign_out_ends_the_key(fake_api: FakeSupportApi) -> None:
     at = sign_in("alice")
     key = at.query_params["s"]
