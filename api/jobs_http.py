@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from api.errors import status_of
 from desk import idempotency
-from desk.errors import AppError, CrewFailed
+from desk.errors import AppError, CrewFailed, InputRejected
 from desk.jobs import store
 from desk.jobs.models import ACTIVE
 from desk.jobs.outcome import JobOutcome, load
@@ -95,16 +95,22 @@ class KeyUse:
         return self.fresh.id if self.fresh is not None else None
 
 
-def begin_key(request: Request, settings: Settings, engine: Any, account_id: int, body: Any) -> KeyUse:
+def begin_key(request: Request, settings: Settings, engine: Any, account_id: int, body: Callable[[], Any]) -> KeyUse:
+    """`body` gives the request's JSON for the key's fingerprint; it is read only when a key is sent."""
     key = request.headers.get(idempotency.HEADER)
     use = KeyUse(settings)
     if key is None:
         return use
+    try:
+        fingerprint = idempotency.fingerprint(request.method, request.url.path, body())
+    except (ValueError, RecursionError) as exc:
+        # A context too deep to serialise: the same answer the intake's own check gives it.
+        raise InputRejected("The context is nested too deeply.", field="context") from exc
     found = idempotency.begin(
         engine,
         account_id=account_id,
         key=key,
-        fingerprint=idempotency.fingerprint(request.method, request.url.path, body),
+        fingerprint=fingerprint,
         ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
     )
     if isinstance(found, idempotency.Earlier):

@@ -75,7 +75,9 @@ def post_message(
     case = get_case_for(session, user, case_id)
     ctx.case_id, ctx.customer_id = case.id, case.customer_id
     prefs = preferences(http)
-    key = begin_key(http, settings, desk.engine, user.account_id, {"case_id": case_id, **body.model_dump(mode="json")})
+    key = begin_key(
+        http, settings, desk.engine, user.account_id, lambda: {"case_id": case_id, **body.model_dump(mode="json")}
+    )
 
     def current() -> Response:
         session.expire_all()

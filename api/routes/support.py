@@ -37,7 +37,7 @@ def file(
     body: SupportRequestIn, user: Principal, desk: intake.Intake, ctx: RequestContext, route: Route, http: Request
 ) -> Response:
     prefs = preferences(http)
-    key = begin_key(http, desk.settings, desk.engine, user.account_id, body.model_dump(mode="json"))
+    key = begin_key(http, desk.settings, desk.engine, user.account_id, lambda: body.model_dump(mode="json"))
     if key.replay is not None:
         earlier = key.replay
         ctx.case_id = earlier.case_id
