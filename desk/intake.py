@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from crew.decision import Decision, decide
 from crew.errors import CrewError
 from crew.models import Classification, Priority, Route, SupportCrew, SupportResult, ThreadMessage
-from desk import cases, handoff, injection_guard, scope
+from desk import cases, customers, handoff, injection_guard, scope
 from desk.accounts import Principal
 from desk.articles import Articles
 from desk.audit import AuditLog
@@ -425,6 +425,8 @@ def answer_case(
 ) -> Reply:
     started = time.perf_counter()
     context = clean.context if clean.context is not None else case.context
+    # The customer's profile (tier, plan, open cases), only where customer data may reach the models.
+    context = customers.crew_context(intake.engine, intake.settings, case.customer_id, context, exclude_case_id=case.id)
     if case.language not in (None, "en"):
         # A hosted model answers in the customer's language; the local one writes English only.
         context = {**(context or {}), "customer_language": case.language}

@@ -292,3 +292,15 @@ def compose_complex_reply(
         f"open {CONTACT_HOURS}."
     )
     return "\n\n".join([opening, *sections, closing])
+
+
+def with_open_cases_note(reply: str, other_open_cases: int) -> str:
+    """A customer who already has open cases is told so (from the desk's profile), so one issue is not
+    handled twice. Their case subjects are not quoted: they are customer text."""
+    if other_open_cases <= 0:
+        return reply
+    cases = "another open case" if other_open_cases == 1 else f"{other_open_cases} other open cases"
+    return (
+        f"{reply}\n\nYou already have {cases} with us. If this is about the same issue, reply on that case so "
+        "everything stays in one place."
+    )

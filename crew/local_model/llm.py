@@ -36,7 +36,7 @@ from crewai.llms.base_llm import llm_call_context
 from crewai.utilities.formatter import DIVIDERS
 from pydantic import BaseModel, PrivateAttr
 
-from crew.local_model.composer import compose_complex_reply, compose_follow_up, compose_reply
+from crew.local_model.composer import compose_complex_reply, compose_follow_up, compose_reply, with_open_cases_note
 from crew.local_model.router import LocalRouter
 from crew.local_model.thread import read_thread
 from crew.models import Category, Route
@@ -236,7 +236,8 @@ class LocalLLM(BaseLLM):
         thread = read_thread(prompt.history)
         if thread.is_follow_up:
             return compose_follow_up(prompt.customer_message, route, hits, thread, emergency=prompt.emergency)
-        return compose_reply(prompt.customer_message, route, hits, emergency=prompt.emergency)
+        reply = compose_reply(prompt.customer_message, route, hits, emergency=prompt.emergency)
+        return with_open_cases_note(reply, thread.other_open_cases)
 
     def _query_for(self, prompt: ParsedPrompt, route: Route) -> str:
         """The search query: this route's issue from the analyst's JSON if there is one, else the message."""

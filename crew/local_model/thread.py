@@ -9,12 +9,14 @@ word-for-word; the customer's text is only ever used as search terms.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 from crew.knowledge_base import terms
 
 _CITATION = re.compile(r"\[(KB-\d{3})\]")
+_CASE_DETAILS = re.compile(r"^case details: (\{.*\})\s*$", re.MULTILINE)
 _LINE = re.compile(r"^(customer|agent|staff):\s?(.*)$")
 _STEP = re.compile(r"^\s*\d+[.)]\s+")
 # "I did all that", "tried everything", "done all of the above": every step given so far is done.
@@ -37,6 +39,8 @@ class ThreadFacts:
     cited: tuple[str, ...] = ()
     given: frozenset[str] = field(default_factory=frozenset)
     customer_messages: tuple[str, ...] = ()
+    # From the desk's customer profile (case details): how many other cases of theirs are open.
+    other_open_cases: int = 0
 
     @property
     def is_follow_up(self) -> bool:
@@ -79,4 +83,16 @@ def read_thread(history: str) -> ThreadFacts:
                 key = normalised(piece)
                 if key:
                     given.add(key)
-    return ThreadFacts(tuple(cited), frozenset(given), tuple(customer))
+    return ThreadFacts(tuple(cited), frozenset(given), tuple(customer), _other_open_cases(history))
+
+
+def _other_open_cases(history: str) -> int:
+    """`customer_profile.open_cases` of the case details line the crew adds to the history, if any."""
+    match = _CASE_DETAILS.search(history)
+    if match is None:
+        return 0
+    try:
+        details = json.loads(match.group(1))
+        return max(0, int(details.get("customer_profile", {}).get("open_cases", 0)))
+    except (ValueError, TypeError, AttributeError):
+        return 0

@@ -97,3 +97,24 @@ def test_the_event_stream_replays_the_thread_and_the_status(
     )
     assert "event: message" not in resumed.text and "event: status" in resumed.text
     assert client.get(f"/support/cases/{case_id}/events", params={"wait": 0.1}, headers=bob).status_code == 404
+
+
+def test_the_crew_gets_the_customers_profile_with_their_other_cases(
+    tmp_path: Path, apps: Apps, account: Account, crew: RecordingCrew
+) -> None:
+    client = apps(fast_settings(tmp_path), crew)
+    alice = account(client, "alice", "customer", "cust-a")
+    client.post("/support/request", json={"message": "my invoice is wrong"}, headers=alice)
+    client.post("/support/request", json={"message": "the app crashes"}, headers=alice)
+    profile = (crew.calls[-1]["context"] or {})["customer_profile"]
+    assert profile["recent_subjects"] == ["my invoice is wrong"]
+
+
+def test_no_customer_data_reaches_a_hosted_model_unless_allowed(
+    tmp_path: Path, apps: Apps, account: Account, crew: RecordingCrew
+) -> None:
+    client = apps(fast_settings(tmp_path, support_llm_model="openai/gpt-4o-mini"), crew)
+    alice = account(client, "alice", "customer", "cust-a")
+    client.post("/support/request", json={"message": "my invoice is wrong"}, headers=alice)
+    client.post("/support/request", json={"message": "the app crashes"}, headers=alice)
+    assert "customer_profile" not in (crew.calls[-1]["context"] or {})
