@@ -3,13 +3,13 @@ desk/metrics.py (first-response and resolution times, automation, handoff and re
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crew.stats import percentile
 from desk.metrics import Metrics, desk_metrics
 from desk.models import AuditEvent, Case, utcnow
 from desk.sla.policy import SlaPolicies
@@ -40,10 +40,7 @@ class DeskStatus:
 
 
 def _p95(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 2)
+    return round(percentile(values, 95), 2) if values else None
 
 
 def desk_status(
