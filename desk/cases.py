@@ -64,14 +64,13 @@ class CaseThread:
         return self.case.status in WITH_PEOPLE
 
 
-def thread_of(case: Case) -> CaseThread:
-    state = OpenCase(
+def case_state(case: Case, *, follow_up: bool, emergency: bool | None = None) -> OpenCase:
+    """A stored case as the intake and the jobs work on it; `emergency` overrides the stored flag."""
+    return OpenCase(
         id=case.id,
         customer_id=case.customer_id,
         requested_route=Route(case.requested_route),
-        # Whether *this* message is an emergency is decided by the intake (`escalate`), not inherited: a
-        # case handed back to the crew is answered like any other until a message is an emergency again.
-        emergency=False,
+        emergency=case.emergency if emergency is None else emergency,
         sanitised=case.sanitised,
         status=CaseStatus(case.status),
         route=Route(case.route) if case.route else None,
@@ -80,10 +79,16 @@ def thread_of(case: Case) -> CaseThread:
         confidence=case.confidence,
         degraded=case.degraded,
         updated_at=case.updated_at,
-        follow_up=True,
+        follow_up=follow_up,
         context=case.context,
         language=case.language,
     )
+
+
+def thread_of(case: Case) -> CaseThread:
+    # Whether *this* message is an emergency is decided by the intake (`escalate`), not inherited: a case
+    # handed back to the crew is answered like any other until a message is an emergency again.
+    state = case_state(case, follow_up=True, emergency=False)
     return CaseThread(state, tuple(ThreadMessage(author=m.author, text=m.text) for m in case.messages))
 
 

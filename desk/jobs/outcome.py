@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from crew.models import Category, Priority, Route
-from desk.cases import OpenCase
+from desk.cases import OpenCase, case_state
 from desk.jobs.models import Job, JobStatus
 from desk.models import Author, Case, CaseStatus
 
@@ -88,24 +88,6 @@ class JobOutcome:
             citations=list(data.get("citations") or []),
             error_code=data.get("error_code"),
         )
-
-
-def case_state(case: Case, *, follow_up: bool) -> OpenCase:
-    return OpenCase(
-        id=case.id,
-        customer_id=case.customer_id,
-        requested_route=Route(case.requested_route),
-        emergency=case.emergency,
-        sanitised=case.sanitised,
-        status=CaseStatus(case.status),
-        route=Route(case.route) if case.route else None,
-        category=Category(case.category) if case.category else None,
-        priority=Priority(case.priority) if case.priority else None,
-        confidence=case.confidence,
-        degraded=case.degraded,
-        updated_at=case.updated_at,
-        follow_up=follow_up,
-    )
 
 
 def load(engine: Engine, job_id: str) -> JobOutcome | None:
