@@ -161,7 +161,7 @@ class SupportDesk:
         from crew.local_model.router import LocalRouter
         from crew.tools import KnowledgeBaseSearchTool
 
-        router = LocalRouter(config.complex_confidence_threshold)
+        router = LocalRouter.from_config(config)  # the embedding ensemble unless turned off or unavailable
         models = build_models(config, router, hosted_policy)
         kb_tool = KnowledgeBaseSearchTool(knowledge_base=KnowledgeBase.load())
         parts = CrewParts.load(classifier_llm=models.classifier, specialist_llm=models.specialist, kb_tool=kb_tool)

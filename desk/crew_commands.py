@@ -82,7 +82,8 @@ def evaluate_command(args: argparse.Namespace, *, stdout: TextIO | None = None, 
     except (EvaluationInputError, UnicodeDecodeError, csv.Error) as exc:
         err.write(f"support-desk eval: {exc}\n")
         return EXIT_USAGE
-    report = evaluate(rows, local_routing_step(config.complex_confidence_threshold))
+    step, description = local_routing_step(config)
+    report = evaluate(rows, step, router=description)
     if args.json:
         out.write(json.dumps(report.to_dict(), sort_keys=True) + "\n")
     else:

@@ -9,10 +9,19 @@ legal threats, fraud, stolen or hacked accounts, safety).
 Why this shape: a model trained on one data set's phrasing does not transfer to another's, so the
 evidence comes from general support vocabulary rather than any corpus, and scores are normalised by
 the amount of evidence so a long e-mail is judged by what it is mostly about, not by one stray word.
+
+With the embedding half (`crew.local_model.semantic`, built by `LocalRouter.from_config`) the router is
+an ensemble: the lexical probabilities are averaged with a logistic regression's over MiniLM embeddings of
+the same examples, the forcing rules still decide on their own, a message far from every example is out of
+scope (general, `out_of_scope=True`, never an emergency), and the confidence is calibrated on our own
+examples by cross-validation. Without it (setting off, model missing) the lexical scorer works alone.
+docs/routing.md has the protocol and the numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import re
 from collections import Counter, defaultdict
@@ -22,10 +31,14 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from crew.config import DEFAULT_COMPLEX_THRESHOLD
+from crew.config import DEFAULT_COMPLEX_THRESHOLD, CrewConfig
+from crew.local_model.semantic import Embedder, LexicalScorer, LexicalScores, SemanticClassifier, combine
 from crew.models import Category, Classification, Priority
+
+logger = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 LABELS: tuple[Category, ...] = (Category.BILLING, Category.TECHNICAL, Category.ESCALATION, Category.GENERAL)
@@ -49,6 +62,10 @@ _SECONDARY_FLOOR = _STRONG_INDICATOR
 _SECONDARY_SHARE = 0.3
 # With no evidence at all the message goes to the catch-all desk; this only breaks ties.
 _FALLBACK_BIAS = 0.05
+# A text with at least this many features the scorer knows (words and bigrams of our examples and lexicon)
+# speaks the desk's language: the ensemble does not call it out of scope for being far from every example
+# (chosen by cross-validation on our own examples, docs/routing.md).
+_SUPPORT_VOCABULARY_MIN = 2
 
 # Words start with a letter: order numbers, amounts and dates carry no routing evidence...
 _WORD_RE = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9]*(?:'[a-z]+)?")
@@ -174,6 +191,8 @@ class _Evidence:
     strength: dict[Category, float]
     top_features: dict[Category, list[str]]
     rule_hits: list[_Rule]
+    # How many distinct features of the text the scorer knows (from our examples or the lexicon).
+    known_features: int = 0
 
 
 class LocalRouter:
@@ -183,12 +202,24 @@ class LocalRouter:
     milliseconds); `classify` is pure and thread-safe.
     """
 
-    def __init__(self, complex_threshold: float = DEFAULT_COMPLEX_THRESHOLD, *, data_dir: Path = DATA_DIR) -> None:
+    def __init__(
+        self,
+        complex_threshold: float = DEFAULT_COMPLEX_THRESHOLD,
+        *,
+        data_dir: Path = DATA_DIR,
+        examples: Mapping[str, Sequence[str]] | None = None,
+        semantic: SemanticClassifier | None = None,
+    ) -> None:
+        """`examples` replaces `data_dir/routing_examples.yaml` (cross-validation refits on each fold);
+        `semantic` is the fitted embedding half (see `from_config`), None for the lexical scorer alone."""
         if not 0.0 <= complex_threshold <= 1.0:
             raise ValueError(f"complex_threshold must be within 0..1, got {complex_threshold}")
         self.complex_threshold = complex_threshold
+        self.data_dir = data_dir
+        self.semantic = semantic
         vocabulary = _read_yaml(data_dir / "vocabulary.yaml")
-        examples = _read_yaml(data_dir / "routing_examples.yaml")
+        if examples is None:
+            examples = _read_yaml(data_dir / "routing_examples.yaml")
         self._normaliser = _Normaliser(vocabulary["phrases"], vocabulary["synonyms"], vocabulary["stopwords"])
         for texts in examples.values():
             for text in texts:
@@ -226,7 +257,84 @@ class LocalRouter:
             weights[feature] = tuple(math.log(p / mean) for p in probabilities)
         return weights
 
+    @classmethod
+    def from_config(cls, config: CrewConfig, *, data_dir: Path = DATA_DIR) -> LocalRouter:
+        """The desk's router: the ensemble when the config asks for it and the model loads, else the lexical
+        scorer alone (logged once, with the reason)."""
+        lexical = cls(config.complex_confidence_threshold, data_dir=data_dir)
+        if not config.routing_embeddings:
+            logger.info("routing: lexical router only (ROUTING_EMBEDDINGS is off)")
+            return lexical
+        from crew.local_model.embedding import EmbeddingUnavailable, OnnxEmbedder, locate_model
+
+        try:
+            embedder = OnnxEmbedder(locate_model(config.routing_model_dir))
+        except EmbeddingUnavailable as exc:
+            logger.warning("routing: embedding model unavailable (%s); using the lexical router alone", exc)
+            return lexical
+        return lexical.with_embeddings(embedder, cache_dir=config.routing_cache_dir)
+
+    def with_embeddings(self, embedder: Embedder, *, cache_dir: Path | None) -> LocalRouter:
+        """This router plus an embedding half fitted on the same examples (read from `cache_dir` when it
+        holds a fit for these examples, this model and this scorer)."""
+        from crew.local_model.embedding import release_freed_memory
+        from crew.local_model.semantic import ExampleSet, load_or_fit
+
+        examples = ExampleSet.load(self.data_dir)
+        threshold, data_dir = self.complex_threshold, self.data_dir
+
+        def lexical_factory(by_category: Mapping[str, Sequence[str]]) -> LexicalScorer:
+            return LocalRouter(threshold, data_dir=data_dir, examples=by_category).lexical_scores
+
+        model = load_or_fit(
+            examples,
+            embedder,
+            lexical_factory,
+            lexical_key=self._lexical_key(),
+            cache_dir=cache_dir,
+            prepare=self._normaliser.clean,
+            shipped_dir=data_dir,
+        )
+        embedder.embed_one("warm up")  # onnxruntime's first run is several times slower than the next ones
+        release_freed_memory()
+        return LocalRouter(threshold, data_dir=data_dir, semantic=SemanticClassifier(embedder, model))
+
+    def describe(self) -> str:
+        """One line for reports and logs: which router this is and the numbers it was fitted to."""
+        if self.semantic is None:
+            return "lexical router only"
+        model = self.semantic.model
+        report = model.report
+        return (
+            f"lexical router + MiniLM embeddings (out-of-scope cut-off {model.threshold:.3f}; "
+            f"cross-validated on our {report.get('in_scope', '?')} in-scope + {report.get('out_of_scope', '?')} "
+            f"out-of-scope examples: accuracy {report.get('accuracy_ensemble', 0):.3f}, "
+            f"out-of-scope recall {report.get('out_of_scope_recall', 0):.3f})"
+        )
+
+    def _lexical_key(self) -> str:
+        """What the lexical scorer's probabilities depend on besides the examples (for the fit cache)."""
+        vocabulary = (self.data_dir / "vocabulary.yaml").read_bytes()
+        constants = ":".join(
+            str(value)
+            for value in (
+                _SMOOTHING,
+                _TEMPERATURE,
+                _STRONG_INDICATOR,
+                _SUBJECT_WEIGHT,
+                _FALLBACK_BIAS,
+                _SUPPORT_VOCABULARY_MIN,
+            )
+        )
+        return hashlib.sha256(vocabulary + constants.encode()).hexdigest()
+
     # --- classification ------------------------------------------------------------------------------
+    def lexical_scores(self, text: str) -> LexicalScores:
+        """The lexical scorer alone (what cross-validation of the ensemble refits on each fold)."""
+        cleaned = self._normaliser.clean(text)
+        scrubbed = self._injection.sub(" ", cleaned) if _may_hold_instructions(cleaned) else cleaned
+        return _lexical_view(self._evidence(scrubbed))
+
     def classify(self, text: str) -> Classification:
         cleaned = self._normaliser.clean(text)
         signals: list[str] = []
@@ -235,10 +343,27 @@ class LocalRouter:
             signals.append("ignored:instruction-in-text")
         evidence = self._evidence(scrubbed)
         probabilities = _softmax(evidence.logits)
-        ranked = sorted(LABELS, key=lambda label: probabilities[label], reverse=True)
         forced = [rule for rule in evidence.rule_hits if rule.force]
-        category = forced[0].label if forced else ranked[0]
-        confidence = probabilities[category]
+        out_of_scope = False
+        if self.semantic is None:
+            ranked = sorted(LABELS, key=lambda label: probabilities[label], reverse=True)
+            category = forced[0].label if forced else ranked[0]
+            confidence = probabilities[category]
+        else:
+            scores = self.semantic.score(scrubbed)
+            outcome = combine(
+                _lexical_view(evidence), scores.probabilities, scores.nearest_similarity, self.semantic.threshold
+            )
+            probabilities = dict(zip(LABELS, (float(p) for p in outcome.probabilities), strict=True))
+            ranked = sorted(LABELS, key=lambda label: probabilities[label], reverse=True)
+            category = Category(outcome.category)
+            out_of_scope = outcome.out_of_scope
+            confidence = (
+                self.semantic.model.oos_confidence if out_of_scope else self.semantic.calibrate(probabilities[category])
+            )
+            signals.append(f"nearest-example:{scores.nearest_similarity:.2f}")
+            if out_of_scope:
+                signals.append("out-of-scope")
 
         top_strength = evidence.strength[category]
         secondary = [
@@ -246,7 +371,9 @@ class LocalRouter:
             for label in ranked
             if label != category and evidence.strength[label] >= max(_SECONDARY_FLOOR, _SECONDARY_SHARE * top_strength)
         ]
-        is_complex = bool(secondary) or (confidence < self.complex_threshold and not forced)
+        if out_of_scope:
+            secondary = []
+        is_complex = not out_of_scope and (bool(secondary) or (confidence < self.complex_threshold and not forced))
 
         signals.extend(f"rule:{rule.name}" for rule in evidence.rule_hits)
         for label in (category, *secondary):
@@ -255,11 +382,12 @@ class LocalRouter:
             signals.append("no-strong-evidence")
         return Classification(
             category=category,
-            priority=self._priority(scrubbed, category, evidence),
+            priority=Priority.LOW if out_of_scope else self._priority(scrubbed, category, evidence),
             confidence=round(min(max(confidence, 0.0), 1.0), 4),
             is_complex=is_complex,
             signals=signals,
             secondary_categories=secondary,
+            out_of_scope=out_of_scope,
         )
 
     def _evidence(self, cleaned: str) -> _Evidence:
@@ -267,6 +395,7 @@ class LocalRouter:
         strength = dict.fromkeys(LABELS, 0.0)
         contributions: dict[Category, list[tuple[float, str]]] = {label: [] for label in LABELS}
         known = 0.0
+        known_features = 0
         subject = _subject_line(cleaned)
         subject_features = self._normaliser.features(subject) if subject else frozenset()
         for feature, multiplier in self._normaliser.weighted_features(cleaned).items():
@@ -276,6 +405,7 @@ class LocalRouter:
             if feature in subject_features and max(weights) >= _STRONG_INDICATOR:
                 multiplier += _SUBJECT_WEIGHT - 1.0
             known += multiplier
+            known_features += 1
             for label, weight in zip(LABELS, weights, strict=True):
                 scores[label] += weight * multiplier
                 if weight >= _STRONG_INDICATOR:
@@ -291,7 +421,13 @@ class LocalRouter:
         top_features = {
             label: [feature for _, feature in sorted(contributions[label], reverse=True)[:4]] for label in LABELS
         }
-        return _Evidence(logits=logits, strength=strength, top_features=top_features, rule_hits=rule_hits)
+        return _Evidence(
+            logits=logits,
+            strength=strength,
+            top_features=top_features,
+            rule_hits=rule_hits,
+            known_features=known_features,
+        )
 
     def _rule_hits(self, cleaned: str) -> list[_Rule]:
         return [
@@ -313,6 +449,16 @@ class LocalRouter:
         if category is Category.GENERAL or self._priority_rules[Priority.LOW].search(cleaned):
             return Priority.LOW
         return Priority.MEDIUM
+
+
+def _lexical_view(evidence: _Evidence) -> LexicalScores:
+    probabilities = _softmax(evidence.logits)
+    forced = [rule for rule in evidence.rule_hits if rule.force]
+    return LexicalScores(
+        probabilities=np.array([probabilities[label] for label in LABELS]),
+        forced=forced[0].label.value if forced else None,
+        support_vocabulary=evidence.known_features >= _SUPPORT_VOCABULARY_MIN,
+    )
 
 
 def _subject_line(cleaned: str) -> str:
