@@ -1,5 +1,5 @@
-"""Sub-commands of `support-desk` that belong to the API: serve, run (API + web form), users create /
-disable / enable, audit verify, db upgrade. Each takes the parsed arguments and returns an exit code."""
+"""Sub-commands of `support-desk` that run the API: serve, and run (API, web app and, with a broker, a worker).
+Each takes the parsed arguments and returns an exit code. (Storage commands live in desk/commands.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from types import FrameType
 
 import httpx
 
-from desk.settings import Settings, get_settings
+from desk.settings import get_settings
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 180.0
@@ -27,15 +27,6 @@ def _out(line: str) -> None:
 def _err(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
-
-
-def db_upgrade(args: argparse.Namespace) -> int:
-    from desk.db import upgrade_database
-
-    settings = get_settings()
-    upgrade_database(settings.database_url)
-    _out("database schema is up to date")
-    return 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -128,108 +119,3 @@ def run_all(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     codes = [child.returncode for child in children]
     return next((code for code in codes if code not in (0, -signal.SIGTERM, -signal.SIGINT)), 0)
-
-
-def users_create(args: argparse.Namespace) -> int:
-    from desk.accounts import create_account
-    from desk.db import make_engine, make_session_factory, upgrade_database
-    from desk.errors import AppError
-
-    password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < 8:
-        _err("the password (read from stdin) must be at least 8 characters")
-        return 2
-    settings = get_settings()
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            account = create_account(
-                session, username=args.username, password=password, role=args.role, customer_id=args.customer_id
-            )
-    except AppError as exc:
-        _err(f"not created: {exc.message}")
-        return 1
-    finally:
-        engine.dispose()
-    _out(f"created account {account.username!r} (id {account.id}, role {account.role})")
-    return 0
-
-
-def _set_active(args: argparse.Namespace, active: bool, settings: Settings | None) -> int:
-    import getpass
-
-    from desk.accounts import set_active
-    from desk.audit import AuditLog
-    from desk.db import make_engine, make_session_factory, upgrade_database
-    from desk.errors import AppError
-
-    settings = settings or get_settings()
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            account, changed = set_active(session, args.username, active)
-            if changed:
-                AuditLog(settings.audit_log_file, engine).record(
-                    "account_enabled" if active else "account_disabled",
-                    actor=f"cli:{getpass.getuser()}",
-                    target_account_id=account.id,
-                    target_username=account.username,
-                    target_role=account.role,
-                    via="cli",
-                )
-    except AppError as exc:
-        _err(f"not changed: {exc.message}")
-        return 1
-    finally:
-        engine.dispose()
-    state = "enabled" if active else "disabled"
-    if not changed:
-        _out(f"account {account.username!r} was already {state}")
-    elif active:
-        _out(f"enabled account {account.username!r}; it logs in again for a new token")
-    else:
-        _out(f"disabled account {account.username!r}; its tokens are refused within a second on every worker")
-    return 0
-
-
-def users_disable(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    return _set_active(args, False, settings)
-
-
-def users_enable(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    return _set_active(args, True, settings)
-
-
-def audit_verify(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    from pathlib import Path
-
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from desk.audit import verify_against_database, verify_file
-    from desk.db import make_engine, make_session_factory
-
-    settings = settings or get_settings()
-    path = Path(args.file) if args.file else settings.audit_log_file
-    result = verify_file(path)
-    checked_db = False
-    if result.ok:
-        engine = make_engine(settings.database_url)
-        try:
-            with make_session_factory(engine)() as session:
-                result = verify_against_database(result, session, path)
-                checked_db = True
-        except SQLAlchemyError as exc:
-            # No schema or no server: the file's own chain was still checked; say so in one line.
-            _err(f"database not checked ({type(exc).__name__}); run with the DATABASE_URL the API uses")
-        finally:
-            engine.dispose()
-    if result.ok:
-        suffix = " and matches the database" if checked_db else " (database not checked)"
-        _out(f"OK: {result.entries} entries, chain intact{suffix}")
-        return 0
-    where = f" at line {result.line}" if result.line else ""
-    first = f"; first broken entry: seq {result.broken_seq}" if result.broken_seq else ""
-    _err(f"FAILED{where}: {result.problem} ({result.entries} entries verified before it{first})")
-    return 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.commands import audit_verify
+from desk.commands import audit_verify
 from desk.audit import AuditLog, verify_file
 from desk.settings import Settings
 

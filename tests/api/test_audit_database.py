@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
-from api.commands import audit_verify
+from desk.commands import audit_verify
 from bench.pgschema import PostgresUnreachable, throwaway_schema
 from desk import audit as audit_module
 from desk.audit import entry_hash, row_entry, verify_database

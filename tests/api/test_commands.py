@@ -83,7 +83,7 @@ def test_db_upgrade_and_users_create(tmp_path: Path) -> None:
 
 
 def test_audit_verify_command(tmp_path: Path) -> None:
-    assert _run(tmp_path, "audit", "verify").returncode == 1  # no file yet
+    assert _run(tmp_path, "audit", "verify").returncode == 0  # a fresh desk: no entries yet
     from desk.audit import AuditLog
 
     log = AuditLog(tmp_path / "audit.log")
@@ -103,3 +103,15 @@ def test_serve_refuses_several_workers_with_per_process_limits(tmp_path: Path) -
     result = _run(tmp_path, "serve", "--port", "1", "--workers", "2", extra_env={"RATE_LIMIT_STORAGE_URI": "memory://"})
     assert result.returncode == 2
     assert "RATE_LIMIT_STORAGE_URI=redis://" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_fresh_desk_verifies_with_no_entries_and_creating_an_account_is_audited(tmp_path: Path) -> None:
+    fresh = _run(tmp_path, "audit", "verify")
+    assert fresh.returncode == 0 and "no entries yet" in fresh.stdout, fresh.stderr
+    created = _run(
+        tmp_path, "users", "create", "--username", "sam", "--role", "staff", "--password-stdin", stdin="pw-1234567\n"
+    )
+    assert created.returncode == 0, created.stderr
+    assert '"event":"account_created"' in (tmp_path / "audit.log").read_text()
+    verified = _run(tmp_path, "audit", "verify")
+    assert verified.returncode == 0 and "1 entries, chain intact" in verified.stdout

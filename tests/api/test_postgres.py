@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.commands import audit_verify
+from desk.commands import audit_verify
 from bench.pgschema import PostgresUnreachable, throwaway_schema
 from tests.api.conftest import make_settings
 from tests.api.fakes import FailingCrew, FakeCrew

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
-from api.commands import users_disable, users_enable
+from desk.commands import users_disable, users_enable
 from cli.main import HANDLERS, _handler_key, build_parser
 from desk.models import Account
 from desk.settings import Settings
@@ -115,7 +115,7 @@ def test_cli_disables_and_enables_with_an_audit_line(
 ) -> None:
     alice = make_account(client, "alice", "customer", "cust-a")
     args = build_parser().parse_args(["users", "disable", "alice"])
-    assert HANDLERS[_handler_key(args)] == "api.commands:users_disable"
+    assert HANDLERS[_handler_key(args)] == "desk.commands:users_disable"
     assert users_disable(args, settings) == 0
     assert "disabled account 'alice'" in capsys.readouterr().out
     time.sleep(settings.principal_cache_seconds + 0.05)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from api.commands import audit_verify
+from desk.commands import audit_verify
 from crew.models import Route
 from desk.crew_holder import CrewHolder
 from desk.db import make_engine
