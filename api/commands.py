@@ -13,20 +13,12 @@ from types import FrameType
 
 import httpx
 
+from desk.console import err as _err
+from desk.console import out as _out
 from desk.settings import get_settings
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 180.0
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def serve(args: argparse.Namespace) -> int:

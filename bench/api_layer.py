@@ -26,6 +26,7 @@ from bench.api_process import ApiStartFailed, base_env, free_port, minted_integr
 from bench.fake_crew import instant_crew
 from bench.stats import median, percentile
 from crew.models import SupportCrew
+from desk.console import out as _out
 from desk.settings import Settings
 
 MESSAGES = (
@@ -45,11 +46,6 @@ def _timed(call: Callable[[], object]) -> float:
 
 def _checked(call: Callable[[str], httpx.Response], message: str) -> None:
     call(message).raise_for_status()
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def run(n: int, fake: bool) -> int:

@@ -23,16 +23,12 @@ import httpx
 from bench.api_process import ApiStartFailed, base_env, free_port, minted_integrator_token, start_uvicorn, wait_ready
 from bench.local_receiver import LocalReceiver
 from bench.stats import median, percentile
+from desk.console import out as _out
 
 SECRET = "oncall-benchmark-secret-0123456789-abcdefgh"  # noqa: S105 - a throw-away server on loopback
 WEBHOOK_SECRET = "oncall-benchmark-webhook-secret"  # noqa: S105 - a throw-away receiver on loopback
 FLAGGED = "There is smoke coming out of the device you sold me and it smells of burning."
 AUTO = "My account was hacked and someone is buying things with my card right now."
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def _file(client: httpx.Client, index: int) -> tuple[str, bool, float, float]:

@@ -27,6 +27,7 @@ import httpx
 from bench.api_process import ApiStartFailed, base_env, free_port, minted_integrator_token, start_uvicorn, wait_ready
 from bench.local_receiver import LocalReceiver
 from bench.stats import median
+from desk.console import out as _out
 
 SECRET = "sla-benchmark-secret-0123456789-abcdefghijklmn"  # noqa: S105 - a throw-away server on loopback
 WEBHOOK_SECRET = "sla-benchmark-webhook-secret"  # noqa: S105 - a throw-away receiver on loopback
@@ -58,11 +59,6 @@ class Result:
     @property
     def met(self) -> bool:
         return not self.missing and not self.bad_signatures and self.worst < TARGET_LIMIT_SECONDS
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def run(n: int = 6, target_seconds: float = 5.0, sweep_seconds: float = 2.0) -> Result:

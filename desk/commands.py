@@ -8,17 +8,9 @@ import argparse
 import getpass
 import sys
 
+from desk.console import err as _err
+from desk.console import out as _out
 from desk.settings import Settings, get_settings
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def db_upgrade(args: argparse.Namespace) -> int:

@@ -15,18 +15,13 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
-import sys
 import time
 
+from desk.console import err as _err
 from desk.settings import get_settings
 
 logger = logging.getLogger(__name__)
 SCHEMA_WAIT_SECONDS = 120.0
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def worker(args: argparse.Namespace) -> int:
