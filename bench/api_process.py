@@ -163,6 +163,20 @@ class AccountTemplate:
         return cls(workdir / "bench.db", password)
 
 
+def stop_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM the process group a benchmark started (its server and any children), SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except ProcessLookupError:
+        return  # already gone
+
+
 class ApiProcess:
     def __init__(
         self, workdir: Path, accounts: AccountTemplate, env: Mapping[str, str] | None = None, workers: int = 1
@@ -234,17 +248,7 @@ class ApiProcess:
         return tree(self.pid)
 
     def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except ProcessLookupError:
-            return  # already gone
+        stop_group(self.process)
 
     def __enter__(self) -> ApiProcess:
         return self.start()

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from bench.api_process import base_env, cli
+from bench.api_process import base_env, cli, stop_group
 from bench.procstat import ProcSample, sample
 
 STOP_TIMEOUT_SECONDS = 20.0
@@ -57,17 +57,7 @@ class WorkerProcess:
             self.process.wait(STOP_TIMEOUT_SECONDS)
 
     def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except ProcessLookupError:
-            return
+        stop_group(self.process)
 
     def __enter__(self) -> WorkerProcess:
         return self.start()
