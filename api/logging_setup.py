@@ -12,7 +12,7 @@ from api.context import REQUEST_ID
 from security.redact import redact
 
 # Loggers of this project's packages; uvicorn's own access log stays on the console.
-APP_LOGGERS = ("api", "security", "crew", "web_interface")
+APP_LOGGERS = ("api", "desk", "security", "crew", "web_interface")
 
 
 class JsonFormatter(logging.Formatter):

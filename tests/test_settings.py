@@ -3,17 +3,19 @@ from pathlib import Path
 import pytest
 
 from desk.settings import Settings
+from web_interface.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_env_example_lists_every_setting() -> None:
+def test_env_example_lists_every_setting_of_the_desk_and_the_web_app() -> None:
     listed = {
         line.split("=", 1)[0].strip()
         for line in (ROOT / "env_example.txt").read_text().splitlines()
         if line and not line.startswith("#")
     }
-    assert {name.upper() for name in Settings.model_fields} == listed
+    names = {*Settings.model_fields, *WebSettings.model_fields}
+    assert {name.upper() for name in names} == listed
 
 
 def test_placeholder_secret_refused_outside_development() -> None:
