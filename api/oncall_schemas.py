@@ -34,6 +34,7 @@ class StatusIn(BaseModel):
 class QueueItem(BaseModel):
     kind: Literal["emergency", "needs_human"] = Field(description="Which queue: emergencies or needs a person")
     case_id: str
+    subject: str | None = Field(default=None, description="The first line of the case's first message")
     status: str
     priority: str | None
     category: str | None

@@ -285,6 +285,17 @@ class QueueKind(StrEnum):
     NEEDS_HUMAN = "needs_human"
 
 
+class SlaClock(_ApiModel):
+    """The SLA clock a queue item is sorted by: which one, and how long until it breaches."""
+
+    clock: str
+    state: str
+    remaining_seconds: float
+    due_at: datetime | None = None
+    near_breach: bool = False
+    breached: bool = False
+
+
 class QueueItem(_ApiModel):
     case_id: str = Field(validation_alias=AliasChoices("case_id", "id"))
     status: str
@@ -301,6 +312,8 @@ class QueueItem(_ApiModel):
     summary: str | None = None
     subject: str | None = None
     created_at: datetime | None = None
+    tier: str | None = None
+    sla: SlaClock | None = None  # the clock nearest its deadline; absent from an API without SLA clocks
 
     @property
     def queue(self) -> QueueKind:

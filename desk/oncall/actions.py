@@ -30,6 +30,7 @@ class QueueEntry:
 
     kind: str
     case_id: str
+    subject: str | None
     status: str
     priority: str | None
     category: str | None
@@ -218,6 +219,7 @@ def _queue_item(
     return QueueEntry(
         kind=QueueKind.NEEDS_HUMAN if case.status == CaseStatus.NEEDS_HUMAN.value else QueueKind.EMERGENCY,
         case_id=case.id,
+        subject=case.subject,
         status=case.status,
         priority=case.priority,
         category=case.category,

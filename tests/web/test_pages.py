@@ -23,6 +23,7 @@ from web_interface.api_client import (
     RateLimitedError,
     Role,
     ServiceUnavailableError,
+    SlaClock,
     SupportRoute,
 )
 from web_interface.settings import WebSettings
@@ -403,8 +404,18 @@ def test_the_queue_says_when_a_response_is_overdue(fake_api: FakeSupportApi) -> 
     ]
     at = app(Role.STAFF, page=QUEUES)
     emergencies = at.dataframe[0].value
-    assert list(emergencies["Respond in"]) == ["4 min", "—", "Overdue"]
-    assert list(emergencies["Taken by"]) == ["", "sam", ""]
+    # The API's order is kept (it sorts by time to breach); the page does not re-sort by priority.
+    assert list(emergencies["Respond in"]) == ["Overdue", "4 min", "—"]
+    assert list(emergencies["Taken by"]) == ["", "", "sam"]
+
+
+def test_the_queue_shows_the_sla_clock_nearest_its_deadline(fake_api: FakeSupportApi) -> None:
+    clock = SlaClock(clock="resolution", state="running", remaining_seconds=540, near_breach=True)
+    fake_api.queue = [
+        QueueItem(case_id="case-0007", status="needs_human", kind="needs_human", time_to_breach_seconds=3000, sla=clock)
+    ]
+    people = app(Role.STAFF, page=QUEUES).dataframe[0].value  # the emergency queue is empty: no table
+    assert list(people["Respond in"]) == ["9 min (soon)"]
 
 
 def test_staff_see_when_paging_is_not_configured(fake_api: FakeSupportApi) -> None:

@@ -13,14 +13,8 @@ from web_interface.api_client import ApiError, EndpointMissingError, QueueItem, 
 
 # Often enough that a new emergency shows within a quarter minute, rarely enough to be no load on the API.
 QUEUE_REFRESH_SECONDS = 15
-PRIORITY_ORDER = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
 QUEUE_TITLES = {QueueKind.EMERGENCY: "Emergencies", QueueKind.NEEDS_HUMAN: components.status_label("needs_human")}
 PAGING_OFF = "Paging is not configured: emergencies wait in this queue."
-
-
-def _sort_key(item: QueueItem) -> tuple[int, int, float]:
-    # Emergencies first, then priority, then the oldest; the API already sorts, this keeps it so.
-    return (not item.emergency, PRIORITY_ORDER.get(item.priority or "", 9), -(item.age_seconds or 0))
 
 
 def _emergency(item: QueueItem) -> str:
@@ -29,6 +23,11 @@ def _emergency(item: QueueItem) -> str:
 
 
 def _breach(item: QueueItem) -> str:
+    # The SLA clock nearest its deadline when the API has SLA clocks, else the first-response target.
+    if item.sla is not None and item.sla.state == "running":
+        if item.sla.breached:
+            return "Overdue"
+        return components.age(item.sla.remaining_seconds) + (" (soon)" if item.sla.near_breach else "")
     if item.breached:
         return "Overdue"
     if item.time_to_breach_seconds is None:
@@ -87,7 +86,8 @@ def queues(viewer: session.Viewer) -> None:
     found: dict[QueueKind, list[QueueItem]] = {}
     try:
         for kind in QueueKind:
-            found[kind] = sorted(session.api().oncall_queue(viewer.token, kind), key=_sort_key)
+            # The API's order: emergencies first, then by time to breach of the SLA.
+            found[kind] = session.api().oncall_queue(viewer.token, kind)
     except EndpointMissingError:
         st.info(
             "The connected API has no staff queues yet, so open cases cannot be listed here. "
