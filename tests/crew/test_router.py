@@ -218,3 +218,21 @@ def test_an_amount_with_its_currency_is_money_evidence(router: LocalRouter) -> N
     assert router.classify("where are my $40").category is Category.BILLING
     assert router.classify("I expect a rebate of 30 EUR").category is Category.BILLING
     assert router.classify("order 48213 has not arrived").category is Category.GENERAL
+
+
+def test_the_lexical_view_agrees_with_the_lexical_router(router: LocalRouter) -> None:
+    """What the ensemble reads from the lexical scorer is the scorer's own decision (issue 12)."""
+    for message in ("I was billed twice this month", "My 2FA codes are rejected", "Where is my parcel?"):
+        scores = router.lexical_scores(message)
+        assert abs(float(scores.probabilities.sum()) - 1.0) < 1e-9
+        labels = [Category.BILLING, Category.TECHNICAL, Category.ESCALATION, Category.GENERAL]
+        assert labels[int(scores.probabilities.argmax())] is router.classify(message).category
+    stolen = router.lexical_scores("Someone used my stolen card to buy things online")
+    assert stolen.forced == "escalation"
+    assert stolen.support_vocabulary is True
+    assert router.lexical_scores("what is the capital of peru").support_vocabulary is False
+
+
+def test_without_the_embedding_half_nothing_is_out_of_scope(router: LocalRouter) -> None:
+    assert router.semantic is None
+    assert router.classify("what is the capital of peru").out_of_scope is False
