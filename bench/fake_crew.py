@@ -19,9 +19,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from crew.models import Category, Citation, Classification, Priority, Route, SupportResult, ThreadMessage
+from crew.models import (
+    Category,
+    Citation,
+    Classification,
+    HandleOptions,
+    Handling,
+    Priority,
+    Route,
+    SupportResult,
+    ThreadMessage,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -85,23 +95,15 @@ class FakeCrew:
             signals=["fake", *(["rule:asks_for_human"] if any(m in message for m in self.human_markers) else [])],
         )
 
-    def handle(
-        self,
-        message: str,
-        *,
-        route: Route = Route.AUTO,
-        emergency: bool = False,
-        history: Sequence[ThreadMessage] = (),
-        context: Mapping[str, Any] | None = None,
-        classification: Classification | None = None,
-    ) -> SupportResult:
+    def handle(self, message: str, **options: Unpack[HandleOptions]) -> SupportResult:
+        asked = Handling.of(options)
         call = HandleCall(
             message=message,
-            route=route,
-            emergency=emergency,
-            history=list(history),
-            context=context,
-            classification=classification,
+            route=asked.route,
+            emergency=asked.emergency,
+            history=list(asked.history),
+            context=asked.context,
+            classification=asked.classification,
         )
         self.calls.append(call)
         if self.block_on and self.block_on in message:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypedDict, Unpack
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, JsonSchemaMode
@@ -140,22 +141,36 @@ class ThreadMessage(BaseModel):
     text: str
 
 
+class HandleOptions(TypedDict, total=False):
+    """What a caller may add to a message for `SupportCrew.handle`; `Handling.of` fills in the defaults."""
+
+    route: Route  # forced route (AUTO: the classifier's)
+    emergency: bool  # forces escalation
+    history: Sequence[ThreadMessage]  # the case's earlier messages
+    context: Mapping[str, Any] | None  # case details: integrator context, customer profile, language
+    # The caller's own `classify(message)` result, if it already has one (the auto-emergency check): the flow
+    # then routes on it instead of classifying again (with a hosted classifier, a second paid call).
+    classification: Classification | None
+
+
+@dataclass(frozen=True)
+class Handling:
+    route: Route = Route.AUTO
+    emergency: bool = False
+    history: Sequence[ThreadMessage] = ()
+    context: Mapping[str, Any] | None = None
+    classification: Classification | None = None
+
+    @classmethod
+    def of(cls, options: HandleOptions) -> Handling:
+        return cls(**options)
+
+
 class SupportCrew(Protocol):
     """What the API needs from the crew. `crew.service.SupportDesk` is the real one; tests may pass fakes."""
 
     def classify(self, message: str) -> Classification: ...
 
-    def handle(
-        self,
-        message: str,
-        *,
-        route: Route = Route.AUTO,
-        emergency: bool = False,
-        history: Sequence[ThreadMessage] = (),
-        context: Mapping[str, Any] | None = None,
-        classification: Classification | None = None,
-    ) -> SupportResult:
-        """Answer one message. `classification`: the caller's own `classify(message)` result, if it already
-        has one (the API's auto-emergency check): the flow then routes on it instead of classifying again,
-        which with a hosted classifier is a second paid model call per request."""
+    def handle(self, message: str, **options: Unpack[HandleOptions]) -> SupportResult:
+        """Answer one message (`HandleOptions` says what a caller may add)."""
         ...

@@ -28,12 +28,21 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from crew.bootstrap import load_crewai
 from crew.config import CrewConfig
 from crew.errors import AnswerFailed
-from crew.models import Citation, Classification, Route, SupportResult, ThreadMessage, TokenUsage
+from crew.models import (
+    Citation,
+    Classification,
+    HandleOptions,
+    Handling,
+    Route,
+    SupportResult,
+    ThreadMessage,
+    TokenUsage,
+)
 
 if TYPE_CHECKING:
     from crew.crews import CrewParts
@@ -188,18 +197,12 @@ class SupportDesk:
             return output.pydantic
         return self.router.classify(message)
 
-    def handle(
-        self,
-        message: str,
-        *,
-        route: Route = Route.AUTO,
-        emergency: bool = False,
-        history: Sequence[ThreadMessage] = (),
-        context: Mapping[str, Any] | None = None,
-        classification: Classification | None = None,
-    ) -> SupportResult:
+    def handle(self, message: str, **options: Unpack[HandleOptions]) -> SupportResult:
         from crew.crews import fence
 
+        asked = Handling.of(options)
+        route, emergency, classification = asked.route, asked.emergency, asked.classification
+        history, context = asked.history, asked.context
         started = time.perf_counter()
         inputs: dict[str, Any] = {
             "message": fence(message),

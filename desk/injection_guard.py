@@ -18,14 +18,22 @@ message each ask). The job runner goes through the same intake functions, so que
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Unpack, cast
 
 from sqlalchemy import Engine, Table, case, update
 
-from crew.models import Category, Classification, Priority, Route, SupportCrew, SupportResult, ThreadMessage
+from crew.models import (
+    Category,
+    Classification,
+    HandleOptions,
+    Handling,
+    Priority,
+    Route,
+    SupportCrew,
+    SupportResult,
+)
 from desk.models import Case
 from desk.settings import Settings
 from security.guard import hosted
@@ -85,43 +93,25 @@ class GuardedCrew:
             return suspect_classification()
         return self.inner.classify(message)
 
-    def handle(
-        self,
-        message: str,
-        *,
-        route: Route = Route.AUTO,
-        emergency: bool = False,
-        history: Sequence[ThreadMessage] = (),
-        context: Mapping[str, Any] | None = None,
-        classification: Classification | None = None,
-    ) -> SupportResult:
+    def handle(self, message: str, **options: Unpack[HandleOptions]) -> SupportResult:
         flagged = is_flagged(self.settings, message)
+        asked = Handling.of(options)
         if flagged and self.settings.injection_action == "safe_reply":
             return SupportResult(
                 reply=SAFE_REPLY,
-                agent_type=route if route is not Route.AUTO else Route.GENERAL,
-                classification=classification or suspect_classification(),
+                agent_type=asked.route if asked.route is not Route.AUTO else Route.GENERAL,
+                classification=asked.classification or suspect_classification(),
             )
         with hosted.watch() as seen:
             if flagged:
                 with hosted.hardened():
-                    result = self.inner.handle(
-                        message,
-                        route=route,
-                        emergency=emergency,
-                        history=history,
-                        context=context,
-                        classification=classification or suspect_classification(),
-                    )
+                    suspect: HandleOptions = {
+                        **options,
+                        "classification": asked.classification or suspect_classification(),
+                    }
+                    result = self.inner.handle(message, **suspect)
             else:
-                result = self.inner.handle(
-                    message,
-                    route=route,
-                    emergency=emergency,
-                    history=history,
-                    context=context,
-                    classification=classification,
-                )
+                result = self.inner.handle(message, **options)
         if seen.leaks:
             logger.warning("canary token in a hosted reply on case %s: reply replaced", self.case_id)
             if self.audit is not None:

@@ -139,7 +139,7 @@ def test_cli_ask_json(local_desk, capsys: pytest.CaptureFixture[str], monkeypatc
 
     # The CLI builds its desk from the settings' crew config; hand it the session's desk instead of a second
     # crewai set-up.
-    monkeypatch.setattr(service.SupportDesk, "from_config", classmethod(lambda cls, config: local_desk))
+    monkeypatch.setattr(service.SupportDesk, "from_config", classmethod(lambda cls, config, **_kwargs: local_desk))
     assert cli.main(["ask", "I was charged twice this month", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["agent_type"] == "billing"
@@ -152,7 +152,7 @@ def test_cli_ask_human_readable(
     from cli import main as cli
     from crew import service
 
-    monkeypatch.setattr(service.SupportDesk, "from_config", classmethod(lambda cls, config: local_desk))
+    monkeypatch.setattr(service.SupportDesk, "from_config", classmethod(lambda cls, config, **_kwargs: local_desk))
     assert cli.main(["ask", "My lawyer will sue you", "--emergency"]) == 0
     out = capsys.readouterr().out
     assert "route:      escalation" in out
