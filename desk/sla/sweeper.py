@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -139,25 +139,24 @@ def sla_page(session: Session, case_id: str, *, now: datetime, max_repages: int)
     return page
 
 
+@dataclass(eq=False)
 class SlaSweeper:
-    def __init__(
-        self,
-        settings: Settings,
-        session_factory: sessionmaker[Session],
-        audit: AuditLog,
-        *,
-        wake: Callable[[], None] = lambda: None,
-        clock: Callable[[], datetime] = utcnow,
-        policies: SlaPolicies | None = None,
-    ) -> None:
-        self.settings = settings
-        self.session_factory = session_factory
-        self.audit = audit
-        self.wake = wake
-        self.clock = clock
-        self.policies = policies or policies_for(settings.sla_policy_file, settings.sla_near_breach_ratio)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    audit: AuditLog
+    _: KW_ONLY
+    # The delivery worker's wake-up: a re-page queued by a sweep leaves at once.
+    wake: Callable[[], None] = lambda: None
+    clock: Callable[[], datetime] = utcnow
+    policies: SlaPolicies | None = None  # None: the SLA_POLICY_FILE's
+    _policies: SlaPolicies = field(init=False, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._policies = self.policies or policies_for(
+            self.settings.sla_policy_file, self.settings.sla_near_breach_ratio
+        )
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -190,7 +189,7 @@ class SlaSweeper:
             known = _known_keys(session, [c.id for c in cases])
         report.cases = len(cases)
         for case in cases:
-            clocks = case_clocks(found[case.id], self.policies, now)
+            clocks = case_clocks(found[case.id], self._policies, now)
             new = crossings(clocks, known)
             if new:
                 self._act(case, clocks, new, now, report)
