@@ -17,8 +17,27 @@ from sqlalchemy.orm import Session, sessionmaker
 from desk.audit import AuditLog
 from desk.models import Case, utcnow
 from desk.oncall import outbox
+from desk.oncall.models import Page
 
 logger = logging.getLogger(__name__)
+
+
+def record_page_queued(
+    audit: AuditLog, page: Page, *, actor: str, customer_id: str | None = None, **extra: object
+) -> None:
+    """The audit line of a page entering the outbox, whoever queued it (request, re-page, sweeps)."""
+    audit.record(
+        "oncall_page_queued",
+        actor=actor,
+        role="system",
+        case_id=page.case_id,
+        customer_id=customer_id,
+        page_id=page.id,
+        target=page.target,
+        series=page.series,
+        reason=page.reason,
+        **extra,
+    )
 
 
 class OutboxPager:
@@ -47,16 +66,6 @@ class OutboxPager:
             # reconcile sweep pages it within seconds, and the customer still gets the emergency reply.
             logger.exception("case %s: the page could not be written; the reconcile sweep will page it", case_id)
             return False
-        self.audit.record(
-            "oncall_page_queued",
-            actor="oncall-pager",
-            role="system",
-            case_id=case_id,
-            customer_id=customer_id,
-            page_id=page.id,
-            target=page.target,
-            series=page.series,
-            reason=page.reason,
-        )
+        record_page_queued(self.audit, page, actor="oncall-pager", customer_id=customer_id)
         self.wake()
         return True

@@ -35,6 +35,7 @@ from desk.models import Case, utcnow
 from desk.oncall import outbox
 from desk.oncall.delivery import Outcome, WebhookSender
 from desk.oncall.models import Page, PageReason, PageTarget
+from desk.oncall.pager import record_page_queued
 from desk.oncall.payload import build_payload
 from desk.oncall.policy import retry_delay
 from desk.settings import Settings
@@ -238,16 +239,7 @@ class DeliveryWorker:
         except IntegrityError:
             logger.info("case %s: %s page %d already queued by another worker", case_id, target.value, series)
             return
-        self.audit.record(
-            "oncall_page_queued",
-            actor=ACTOR,
-            role="system",
-            case_id=case_id,
-            page_id=page.id,
-            target=target.value,
-            series=series,
-            reason=reason.value,
-        )
+        record_page_queued(self.audit, page, actor=ACTOR)
 
     def _page_unpaged(self, now: datetime) -> None:
         with self.session_factory() as session:
@@ -259,18 +251,7 @@ class DeliveryWorker:
             except IntegrityError:
                 continue  # paged meanwhile by the request itself or another process
             logger.warning("case %s: emergency had no page; queued one now", case.id)
-            self.audit.record(
-                "oncall_page_queued",
-                actor=ACTOR,
-                role="system",
-                case_id=case.id,
-                customer_id=case.customer_id,
-                page_id=page.id,
-                target=page.target,
-                series=0,
-                reason=page.reason,
-                recovered=True,
-            )
+            record_page_queued(self.audit, page, actor=ACTOR, customer_id=case.customer_id, recovered=True)
 
     # --- delivery ----------------------------------------------------------------------------------------
     def _dispatch(self, now: datetime) -> None:

@@ -40,6 +40,7 @@ from desk.cases import WITH_PEOPLE
 from desk.models import Case, CaseEvent, CaseMessage, CaseStatus, utcnow
 from desk.oncall.models import Page, PageReason, PageTarget
 from desk.oncall.outbox import new_page
+from desk.oncall.pager import record_page_queued
 from desk.settings import Settings
 from desk.sla.clock import CaseClocks, ClockReading, ClockState, case_clocks
 from desk.sla.history import histories, status_event
@@ -234,17 +235,7 @@ class SlaSweeper:
         if page is not None:
             report.pages += 1
             report.page_ids.append(page.id)
-            self.audit.record(
-                "oncall_page_queued",
-                actor=ACTOR,
-                role="system",
-                case_id=case.id,
-                customer_id=case.customer_id,
-                page_id=page.id,
-                target=page.target,
-                series=page.series,
-                reason=page.reason,
-            )
+            record_page_queued(self.audit, page, actor=ACTOR, customer_id=case.customer_id)
 
     def _hand_over(self, session: Session, case: Case, now: datetime) -> bool:
         result = session.execute(
