@@ -16,7 +16,6 @@ logger = logging.getLogger(__name__)
 class CrewHolder:
     def __init__(self, crew: SupportCrew | None) -> None:
         self._crew = crew
-        self.load_failed = False
         self._loaded = threading.Event()
         if crew is not None:
             self._loaded.set()
@@ -51,7 +50,6 @@ class CrewHolder:
             logger.info("crew loaded")
         except Exception:
             # /readyz reports the failure; the traceback goes to the log, never to a client.
-            self.load_failed = True
             logger.exception("the crew could not be loaded")
         finally:
             self._loaded.set()
