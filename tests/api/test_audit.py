@@ -10,8 +10,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from desk.commands import audit_verify
 from desk.audit import AuditLog, verify_file
+from desk.commands import audit_verify
 from desk.settings import Settings
 
 MakeAccount = Callable[..., dict[str, str]]

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
-from desk.commands import audit_verify
 from bench.pgschema import PostgresUnreachable, throwaway_schema
 from desk import audit as audit_module
 from desk.audit import entry_hash, row_entry, verify_database
+from desk.commands import audit_verify
 from desk.models import AuditEvent
 from desk.settings import Settings
 from tests.api.conftest import make_settings

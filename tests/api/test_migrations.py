@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import desk.jobs.models  # noqa: F401 - registers the job tables on Base, as desk/migrations/env.py does
+import desk.jobs.models
 import desk.oncall.models  # noqa: F401 - registers the on-call tables on Base, as desk/migrations/env.py does
 from desk.db import alembic_config, upgrade_database
 from desk.models import Base

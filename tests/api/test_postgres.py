@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from desk.commands import audit_verify
 from bench.pgschema import PostgresUnreachable, throwaway_schema
+from desk.commands import audit_verify
 from tests.api.conftest import make_settings
 from tests.api.fakes import FailingCrew, FakeCrew
 

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
-from desk.commands import users_disable, users_enable
 from cli.main import HANDLERS, _handler_key, build_parser
+from desk.commands import users_disable, users_enable
 from desk.models import Account
 from desk.settings import Settings
 from tests.api.conftest import PASSWORD, make_settings

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from desk.commands import audit_verify
 from crew.models import Route
+from desk.commands import audit_verify
 from desk.crew_holder import CrewHolder
 from desk.db import make_engine
 from desk.errors import ServiceUnavailable
