@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from api.sla_schemas import CaseNoteOut, CustomerProfileOut, MetricsOut, SlaOut
 from api.validation import NoNulStr
 from crew.models import Category, Priority, Route
+from desk.status import DeskStatus
 from security.sanitize import CUSTOMER_ID_PATTERN
 
 # What the sanitiser leaves must not be empty, so a message needs one character that it keeps: not white space,
@@ -173,22 +174,10 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
-class AgentStats(BaseModel):
-    agent_type: str
-    interactions: int
-    average_latency_ms: float | None
-    p95_latency_ms: float | None
-    last_active: datetime | None
+class StatusOut(DeskStatus):
+    model_config = ConfigDict(frozen=False)
 
-
-class StatusOut(BaseModel):
-    agents: list[AgentStats]
-    routing_counts: dict[str, int]
-    degraded_count: int
-    cases_by_status: dict[str, int]
-    rate_limit_rejections_last_hour: int
-    auth_failures_last_hour: int
-    metrics: MetricsOut | None = Field(
+    metrics: MetricsOut | None = Field(  # type: ignore[assignment]
         default=None, description="Support metrics over the last `days` days (desk/metrics.py)"
     )
     # Where crews run and how far behind they are: mode (embedded or celery), broker, workers answering a

@@ -3,9 +3,9 @@ desk/metrics.py (first-response and resolution times, automation, handoff and re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,8 +19,9 @@ P95_WINDOW = 1000
 AUTH_FAILURE_EVENTS = ("login_failed", "login_rate_limited", "token_rejected")
 
 
-@dataclass(frozen=True)
-class AgentStats:
+class AgentStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     agent_type: str
     interactions: int
     average_latency_ms: float | None
@@ -28,8 +29,11 @@ class AgentStats:
     last_active: datetime | None
 
 
-@dataclass(frozen=True)
-class DeskStatus:
+class DeskStatus(BaseModel):
+    """The status page's numbers. A pydantic model so the API's response schema extends it (api/schemas.py)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
     agents: list[AgentStats]
     routing_counts: dict[str, int]
     degraded_count: int
