@@ -45,20 +45,26 @@ def _file(client: httpx.Client, index: int) -> tuple[str, bool, float, float]:
     return str(data["case_id"]), auto, sent, answered
 
 
+def paging_env(
+    workdir: Path, receiver: LocalReceiver, secret: str, webhook_secret: str = WEBHOOK_SECRET, **extra: str
+) -> dict[str, str]:
+    """The environment of an API process that pages `receiver`, signing with the receiver's secret."""
+    return base_env(
+        workdir,
+        {
+            "SECRET_KEY": secret,
+            "RATE_LIMIT_STORAGE_URI": "memory://",
+            "ONCALL_WEBHOOK_URL": receiver.url,
+            "ONCALL_WEBHOOK_SECRET": webhook_secret,
+            **extra,
+        },
+    )
+
+
 def run(n: int, concurrency: int, fake: bool) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="desk-oncall-bench-"))
     with LocalReceiver(WEBHOOK_SECRET) as receiver:
-        env = base_env(
-            workdir,
-            {
-                "SECRET_KEY": SECRET,
-                "RATE_LIMIT_STORAGE_URI": "memory://",
-                "ONCALL_WEBHOOK_URL": receiver.url,
-                "ONCALL_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "SUPPORT_LLM_MODEL": "",
-                "SUPPORT_CLASSIFIER_MODEL": "",
-            },
-        )
+        env = paging_env(workdir, receiver, SECRET, SUPPORT_LLM_MODEL="", SUPPORT_CLASSIFIER_MODEL="")
         token = minted_integrator_token(env["DATABASE_URL"], SECRET)
         target = "bench.fake_crew:create_instant_app" if fake else "api.app:create_app"
         port = free_port()

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.api_process import ApiStartFailed, base_env, free_port, minted_integrator_token, start_uvicorn, wait_ready
+from bench.api_process import ApiStartFailed, free_port, minted_integrator_token, start_uvicorn, wait_ready
 from bench.local_receiver import LocalReceiver
+from bench.paging import paging_env
 from bench.stats import median
 from desk.console import out as _out
 
@@ -69,17 +70,14 @@ def run(n: int = 6, target_seconds: float = 5.0, sweep_seconds: float = 2.0) -> 
     # Wall-clock instants (created_at) to the receiver's perf_counter arrivals.
     offset = time.time() - time.perf_counter()
     with LocalReceiver(WEBHOOK_SECRET) as receiver:
-        env = base_env(
+        env = paging_env(
             workdir,
-            {
-                "SECRET_KEY": SECRET,
-                "RATE_LIMIT_STORAGE_URI": "memory://",
-                "ONCALL_WEBHOOK_URL": receiver.url,
-                "ONCALL_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "SLA_POLICY_FILE": str(policy),
-                "SLA_SWEEP_SECONDS": str(sweep_seconds),
-                "SLA_NEAR_BREACH_RATIO": str(RATIO),
-            },
+            receiver,
+            SECRET,
+            WEBHOOK_SECRET,
+            SLA_POLICY_FILE=str(policy),
+            SLA_SWEEP_SECONDS=str(sweep_seconds),
+            SLA_NEAR_BREACH_RATIO=str(RATIO),
         )
         token = minted_integrator_token(env["DATABASE_URL"], SECRET)
         port = free_port()
