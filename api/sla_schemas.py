@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from desk.customers import LOCALE_PATTERN, PLAN_PATTERN, TIER_PATTERN
+from desk.metrics import MetricRow
 
 
 class SlaClockOut(BaseModel):
@@ -92,24 +93,8 @@ class CustomerPage(BaseModel):
     offset: int
 
 
-class MetricRowOut(BaseModel):
-    dimension: Literal["all", "route", "priority", "day"]
-    key: str
-    cases: int
-    responded: int
-    first_response_avg_seconds: float | None
-    resolved: int
-    resolution_avg_seconds: float | None
-    automated: int
-    automation_rate: float | None = Field(description="Answered or resolved with no person, over all cases")
-    handed_off: int
-    handoff_rate: float | None
-    ever_resolved: int
-    reopened: int
-    reopen_rate: float | None = Field(description="Reopened over ever resolved")
-    sla_decided: int
-    sla_met: int
-    sla_met_rate: float | None = Field(description="Clocks met over clocks decided (stopped or breached)")
+# The desk's own row model is the response schema (desk/metrics.py).
+MetricRowOut = MetricRow
 
 
 class MetricsOut(BaseModel):

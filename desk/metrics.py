@@ -23,9 +23,11 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -84,9 +86,13 @@ def outcome(case: Case, history: CaseHistory, clocks: CaseClocks) -> CaseOutcome
     )
 
 
-@dataclass(frozen=True)
-class MetricRow:
-    dimension: str
+class MetricRow(BaseModel):
+    """One row of the metrics (overall, or one route, priority or day). A pydantic model: the API serves it
+    as it is (GET /support/status) and the CSV export writes its fields in this order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dimension: Literal["all", "route", "priority", "day"]
     key: str
     cases: int
     responded: int
@@ -94,15 +100,15 @@ class MetricRow:
     resolved: int
     resolution_avg_seconds: float | None
     automated: int
-    automation_rate: float | None
+    automation_rate: float | None = Field(description="Answered or resolved with no person, over all cases")
     handed_off: int
     handoff_rate: float | None
     ever_resolved: int
     reopened: int
-    reopen_rate: float | None
+    reopen_rate: float | None = Field(description="Reopened over ever resolved")
     sla_decided: int
     sla_met: int
-    sla_met_rate: float | None
+    sla_met_rate: float | None = Field(description="Clocks met over clocks decided (stopped or breached)")
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -187,7 +193,7 @@ def desk_metrics(session: Session, policies: SlaPolicies, *, now: datetime, days
     return summarise(outcomes, since=since, until=now)
 
 
-CSV_FIELDS = [f.name for f in fields(MetricRow)]
+CSV_FIELDS = list(MetricRow.model_fields)
 
 
 def metrics_csv(metrics: Metrics) -> str:
@@ -197,5 +203,5 @@ def metrics_csv(metrics: Metrics) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in metrics.rows():
-        writer.writerow({k: "" if v is None else v for k, v in asdict(row).items()})
+        writer.writerow({k: "" if v is None else v for k, v in row.model_dump().items()})
     return out.getvalue()
