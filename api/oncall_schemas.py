@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import TEXT_RULE, VISIBLE_TEXT
 from api.sla_schemas import SlaClockOut
+from desk.oncall.actions import QueueEntry
 
 
 class MessageIn(BaseModel):
@@ -31,33 +32,14 @@ class StatusIn(BaseModel):
     status: Literal["acknowledged", "in_progress", "resolved"]
 
 
-class QueueItem(BaseModel):
-    kind: Literal["emergency", "needs_human"] = Field(description="Which queue: emergencies or needs a person")
-    case_id: str
-    subject: str | None = Field(default=None, description="The first line of the case's first message")
-    status: str
-    priority: str | None
-    category: str | None
-    customer_id: str
-    emergency: bool
-    auto_emergency: bool
-    summary: str = Field(description="Priority, category and route only; never message text")
-    created_at: datetime
-    age_seconds: float
-    first_response_due_at: datetime = Field(description="created_at + the KB-031 response time of the priority")
-    time_to_breach_seconds: float | None = Field(description="Negative once breached; null once acknowledged")
-    breached: bool
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    repages: int
-    pages_delivered: int
-    pages_pending: int
-    sla: SlaClockOut | None = Field(
+class QueueItem(QueueEntry):
+    """The desk's queue entry, with its SLA clock as the API shows clocks."""
+
+    sla: SlaClockOut | None = Field(  # type: ignore[assignment]
         default=None,
         description="The SLA clock closest to its deadline (the queue's order after emergencies); null while the "
         "desk waits on the customer",
     )
-    tier: str | None = Field(default=None, description="The SLA tier applied to the case")
 
 
 class QueueOut(BaseModel):

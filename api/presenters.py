@@ -4,7 +4,6 @@ replies into the API's JSON shapes."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from dataclasses import fields as dataclass_fields
 
 from api.oncall_schemas import QueueItem
 from api.schemas import ArticleOut, CaseOut, CaseSummary, CitationOut, MessageOut, SupportResponse
@@ -63,7 +62,7 @@ def case_out(case: Case, view: StaffView | None = None) -> CaseOut:
 
 
 def queue_item(entry: QueueEntry) -> QueueItem:
-    fields = {f.name: getattr(entry, f.name) for f in dataclass_fields(entry) if f.name != "sla"}
+    fields = {name: getattr(entry, name) for name in QueueEntry.model_fields if name != "sla"}
     return QueueItem(**fields, sla=clock_out(entry.sla) if entry.sla is not None else None)
 
 

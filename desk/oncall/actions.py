@@ -3,9 +3,10 @@ of the on-call page (queue, outbox). Routes stay thin; these commit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
@@ -24,24 +25,26 @@ WITH_PEOPLE = tuple(status.value for status in cases.WITH_PEOPLE)
 FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class QueueEntry:
-    """One case in the people's queue: its state, its first-response clock and its pages."""
+class QueueEntry(BaseModel):
+    """One case in the people's queue: its state, its first-response clock and its pages. A pydantic model:
+    the API's queue item extends it (api/oncall_schemas.py)."""
 
-    kind: str
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    kind: Literal["emergency", "needs_human"] = Field(description="Which queue: emergencies or needs a person")
     case_id: str
-    subject: str | None
+    subject: str | None = Field(default=None, description="The first line of the case's first message")
     status: str
     priority: str | None
     category: str | None
     customer_id: str
     emergency: bool
     auto_emergency: bool
-    summary: str
+    summary: str = Field(description="Priority, category and route only; never message text")
     created_at: datetime
     age_seconds: float
-    first_response_due_at: datetime
-    time_to_breach_seconds: float | None
+    first_response_due_at: datetime = Field(description="created_at + the KB-031 response time of the priority")
+    time_to_breach_seconds: float | None = Field(description="Negative once breached; null once acknowledged")
     breached: bool
     acknowledged_by: str | None
     acknowledged_at: datetime | None
@@ -51,8 +54,7 @@ class QueueEntry:
     # The SLA clock closest to its deadline (desk/sla/clock.py), None while no clock runs (the desk waits on
     # the customer); the queue is sorted by it after emergencies.
     sla: ClockReading | None = None
-    # The tier whose SLA policy applies (the customer's, or the policy file's default).
-    tier: str | None = None
+    tier: str | None = Field(default=None, description="The SLA tier applied to the case")
 
 
 def _ensure_state(session: Session, case: Case, now: datetime) -> None:
