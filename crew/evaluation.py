@@ -11,7 +11,6 @@ escalation. A `language` column, when the file has one, adds the same metrics pe
 from __future__ import annotations
 
 import csv
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 
 from crew.config import CrewConfig
 from crew.models import Category, Classification
+from crew.stats import percentile
 
 LABELS: tuple[str, ...] = tuple(category.value for category in Category)
 OUT_OF_SCOPE = "out_of_scope"
@@ -164,15 +164,6 @@ def macro_f1(scores: Mapping[str, LabelScores]) -> float:
     return sum(s.f1 for s in scores.values()) / len(scores) if scores else 0.0
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile (fraction in 0..1); 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
 def build_report(
     gold: Sequence[str], predicted: Sequence[str], latencies_ms: Sequence[float], skipped_labels: Mapping[str, int]
 ) -> EvaluationReport:
@@ -184,7 +175,7 @@ def build_report(
         macro_f1=macro_f1(scores),
         per_label=scores,
         confusion=matrix,
-        latency_ms={"p50": percentile(latencies_ms, 0.50), "p95": percentile(latencies_ms, 0.95)},
+        latency_ms={"p50": percentile(latencies_ms, 50), "p95": percentile(latencies_ms, 95)},
         skipped=sum(skipped_labels.values()),
         skipped_labels=dict(skipped_labels),
     )

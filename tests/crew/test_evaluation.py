@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from crew.evaluation import (
     evaluate,
     macro_f1,
     per_label_scores,
-    percentile,
 )
+from crew.stats import percentile
 
 LABELS = ("billing", "technical", "escalation", "general")
 
@@ -58,11 +59,11 @@ def test_perfect_predictions_score_one() -> None:
     assert report.accuracy == report.macro_f1 == 1.0
 
 
-def test_percentile_is_nearest_rank() -> None:
+def test_the_one_percentile_interpolates_between_ranks_like_statistics_quantiles() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert percentile(values, 0.5) == 50.0
-    assert percentile(values, 0.95) == 95.0
-    assert percentile([], 0.5) == 0.0
+    assert percentile(values, 50) == statistics.median(values) == 50.5
+    assert percentile(values, 95) == pytest.approx(statistics.quantiles(values, n=100, method="inclusive")[94])
+    assert percentile([], 50) == 0.0
 
 
 def test_evaluate_skips_and_counts_unknown_labels() -> None:
