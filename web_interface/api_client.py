@@ -222,8 +222,38 @@ class CaseSummary(_ApiModel):
         return self.last_message_at or self.updated_at or self.created_at
 
 
+class SlaClock(_ApiModel):
+    """The SLA clock a queue item is sorted by: which one, and how long until it breaches."""
+
+    clock: str
+    state: str
+    remaining_seconds: float
+    due_at: datetime | None = None
+    near_breach: bool = False
+    breached: bool = False
+
+
+class CustomerProfile(_ApiModel):
+    """The customer beside a case, for staff (absent for customers and from an API without customer records)."""
+
+    id: str
+    known: bool = False
+    name: str | None = None
+    tier: str | None = None
+    plan: str | None = None
+    open_cases: int = 0
+
+
+class CaseSla(_ApiModel):
+    tier: str | None = None
+    waiting_on_customer: bool = False
+    clocks: list[SlaClock] = Field(default_factory=list)
+
+
 class CaseDetail(CaseSummary):
     messages: list[CaseMessage] = Field(default_factory=list, validation_alias=AliasChoices("messages", "thread"))
+    customer: CustomerProfile | None = None  # staff only
+    sla: CaseSla | None = None  # staff only
 
     def model_post_init(self, context: Any, /) -> None:
         # `last_message_at` from the thread itself when the API does not send it.
@@ -283,17 +313,6 @@ class QueueKind(StrEnum):
 
     EMERGENCY = "emergency"
     NEEDS_HUMAN = "needs_human"
-
-
-class SlaClock(_ApiModel):
-    """The SLA clock a queue item is sorted by: which one, and how long until it breaches."""
-
-    clock: str
-    state: str
-    remaining_seconds: float
-    due_at: datetime | None = None
-    near_breach: bool = False
-    breached: bool = False
 
 
 class QueueItem(_ApiModel):

@@ -48,6 +48,8 @@ def live_thread(viewer: session.Viewer, case_id: str, status_key: str) -> None:
         st.error(NotFoundError.default_message, icon=":material/error:")
         return
     components.case_header(case, staff=viewer.is_staff)
+    if viewer.is_staff:
+        customer_and_sla(case)
     # A fixed height scrolls, and Streamlit keeps a scrolling container of chat messages at its newest one.
     with st.container(height=THREAD_HEIGHT, border=False):
         components.case_thread(case, viewer_is_customer=viewer.is_customer)
@@ -56,6 +58,27 @@ def live_thread(viewer: session.Viewer, case_id: str, status_key: str) -> None:
     st.session_state[status_key] = case.status
     if seen_status is not None and seen_status != case.status:
         st.rerun(scope="app")  # the page's buttons and chat box depend on the status
+
+
+def customer_and_sla(case: CaseDetail) -> None:
+    """For staff, beside the thread: who the customer is (tier, plan, other open cases) and the SLA clocks."""
+    parts: list[str] = []
+    profile = case.customer
+    if profile is not None:
+        who = profile.name or profile.id
+        plan = f", plan {profile.plan}" if profile.plan else ""
+        known = f"tier {profile.tier or 'standard'}{plan}" if profile.known else "no customer record"
+        parts.append(f"{who}: {known}, {profile.open_cases} other open case(s)")
+    if case.sla is not None:
+        if case.sla.waiting_on_customer:
+            parts.append("SLA paused: waiting on the customer")
+        for clock in case.sla.clocks:
+            if clock.state == "running":
+                left = "overdue" if clock.breached else components.age(clock.remaining_seconds) + " left"
+                parts.append(f"{clock.clock.replace('_', ' ')}: {left}")
+    if parts:
+        # st.text: the customer's name is their data, never Markdown.
+        st.text(" · ".join(parts))
 
 
 def _run(action: str, done: str, call: Callable[[], object]) -> None:

@@ -15,7 +15,9 @@ from web_interface import case_view, components, session
 from web_interface.api_client import (
     AuditLog,
     AuthError,
+    CaseSla,
     CrewFailedError,
+    CustomerProfile,
     EndpointMissingError,
     ForbiddenError,
     PagingStatus,
@@ -707,3 +709,16 @@ def test_every_status_has_one_label_used_on_every_page(fake_api: FakeSupportApi)
 
 def test_session_state_defaults_cover_every_key_the_pages_read() -> None:
     assert {"sid", "auth", "guest_id", "case_id", "oncall_case_id"} <= set(session.DEFAULTS)
+
+
+def test_staff_see_the_customer_and_the_sla_clocks_beside_the_thread(fake_api: FakeSupportApi) -> None:
+    profile = CustomerProfile(id="CUST-2", known=True, name="Ada <b>", tier="premium", plan="business", open_cases=2)
+    sla = CaseSla(clocks=[SlaClock(clock="first_response", state="running", remaining_seconds=1800)])
+    fake_api.cases = [
+        c.model_copy(update={"customer": profile, "sla": sla}) if c.case_id == "case-0003" else c
+        for c in fake_api.cases
+    ]
+    at = app(Role.STAFF, page=QUEUES)
+    at.selectbox(key="oncall_pick").set_value("case-0003").run()
+    shown = [t.value for t in at.text]
+    assert "Ada <b>: tier premium, plan business, 2 other open case(s) · first response: 30 min left" in shown
