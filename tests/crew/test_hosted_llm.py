@@ -245,3 +245,31 @@ def test_a_hosted_classifier_model_is_built_from_its_own_name(tmp_path: Path) ->
     assert models.classifier.base_url == "http://127.0.0.1:9/v1"
     assert models.specialist is models.local
     assert models.uses_hosted
+
+
+def test_a_long_thread_reaches_a_hosted_model_as_a_summary_and_its_recent_messages(
+    hosted_desk, server: FakeOpenAI
+) -> None:
+    from crew.models import ThreadMessage
+    from crew.service import HISTORY_MAX_MESSAGES
+
+    first = ThreadMessage(author="customer", text="My order 55 never arrived, the tracking page is blank")
+    filler = [ThreadMessage(author="agent" if i % 2 else "customer", text=f"turn {i}") for i in range(12)]
+    result = hosted_desk.handle("Any update?", history=[first, *filler])
+
+    assert result.reply.startswith(HOSTED_MARKER)
+    summary_call, answer_call = server.requests[0], server.requests[-1]
+    # The summary call gets the older messages only, fenced as data; the answer gets the summary and the
+    # last HISTORY_MAX_MESSAGES as written.
+    asked = json.dumps(summary_call["messages"])
+    assert "summarise the earlier part" in asked and "tracking page is blank" in asked and "turn 11" not in asked
+    answer_prompt = json.dumps(answer_call["messages"])
+    assert f"summary of earlier messages: {HOSTED_MARKER}" in answer_prompt
+    assert "tracking page is blank" not in answer_prompt and f"turn {12 - HISTORY_MAX_MESSAGES}" in answer_prompt
+
+
+def test_a_short_thread_costs_no_summary_call(hosted_desk, server: FakeOpenAI) -> None:
+    from crew.models import ThreadMessage
+
+    hosted_desk.handle("Any update?", history=[ThreadMessage(author="customer", text="my order is late")])
+    assert len(server.requests) == 1
