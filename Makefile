@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: install, then start the API (port 8000) and the web form (http://localhost:8501)
+## make run: install, then start the API (port 8000) and the web app (http://127.0.0.1:8501); Ctrl+C stops both
 run: install
 	$(BIN)/support-desk run
 

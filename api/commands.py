@@ -69,7 +69,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> b
 
 
 def run_all(args: argparse.Namespace) -> int:
-    """Start the API and the web form as child processes; forward SIGINT/SIGTERM; stop both together."""
+    """Start the API and the web app as child processes; forward SIGINT/SIGTERM; stop both together."""
     settings = get_settings()
     host = args.host or settings.api_host
     port = args.port or settings.api_port
@@ -91,7 +91,7 @@ def run_all(args: argparse.Namespace) -> int:
     try:
         if _wait_ready(f"http://{host}:{port}/readyz", api, READY_TIMEOUT_SECONDS):
             _out(f"API ready:      http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-            _out(f"Web form:       http://localhost:{ui_port}")
+            _out(f"Web app:        http://127.0.0.1:{ui_port}  (WEB_HOST sets its address)")
             if settings.celery_broker_url:
                 _out("Crew jobs:      a Celery worker on CELERY_BROKER_URL")
         else:

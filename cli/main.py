@@ -71,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--events", action="store_true", help="send task events (for Flower's task views)")
     worker.add_argument("--crew-factory", default=None, help=argparse.SUPPRESS)  # module:function, tests/bench
 
-    ui = sub.add_parser("ui", help="start the Streamlit web form")
+    ui = sub.add_parser("ui", help="start the Streamlit web app")
     ui.add_argument("--port", type=int, default=None)
 
-    run = sub.add_parser("run", help="start API and web form together (the README's run command)")
+    run = sub.add_parser("run", help="start the API and the web app together (the README's run command)")
     run.add_argument("--host", default=None)
     run.add_argument("--port", type=int, default=None)
     run.add_argument("--ui-port", type=int, default=None)
