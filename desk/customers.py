@@ -265,8 +265,18 @@ class CustomerProfile:
     recent_cases: list[RecentCase]
 
 
-def _open_cases(session: Session, customer_id: str, exclude_case_id: str | None) -> int:
+# Cases the desk or its people are still working on: not answered (waiting on the customer), resolved or failed.
+IN_PROGRESS = tuple(
+    s.value for s in CaseStatus if s not in (CaseStatus.ANSWERED, CaseStatus.RESOLVED, CaseStatus.FAILED)
+)
+
+
+def _open_cases(
+    session: Session, customer_id: str, exclude_case_id: str | None, *, in_progress_only: bool = False
+) -> int:
     query = select(func.count()).where(Case.customer_id == customer_id, Case.status != CaseStatus.RESOLVED.value)
+    if in_progress_only:
+        query = query.where(Case.status.in_(IN_PROGRESS))
     if exclude_case_id is not None:
         query = query.where(Case.id != exclude_case_id)
     return session.scalar(query) or 0
@@ -310,8 +320,10 @@ def crew_profile(
     """The short, sanitised profile for the crew's context, or None when the desk knows nothing of the customer
     (no record and no case). `exclude_case_id`: the case being answered, left out of the counts and subjects.
 
-        {"tier": "premium", "plan": "business", "open_cases": 2,
+        {"tier": "premium", "plan": "business", "open_cases": 2, "in_progress_cases": 1,
          "recent_subjects": ["Invoice for March is wrong", "Cannot log in"]}
+
+    `in_progress_cases` counts the ones still being worked on (not answered and waiting on the customer).
     """
     with _session(db) as session:
         customer = session.get(Customer, customer_id)
@@ -322,6 +334,7 @@ def crew_profile(
             "tier": customer.tier if customer else None,
             "plan": customer.plan if customer else None,
             "open_cases": _open_cases(session, customer_id, exclude_case_id),
+            "in_progress_cases": _open_cases(session, customer_id, exclude_case_id, in_progress_only=True),
             "recent_subjects": [safe_subject(c.subject) for c in recent if c.subject],
         }
 

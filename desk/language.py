@@ -18,6 +18,42 @@ if TYPE_CHECKING:
 
 MIN_CONFIDENCE = 0.6
 MIN_WORDS = 3
+ENGLISH_MARKERS_ENOUGH = 2
+# English function words that are not words of the other languages detected (so "in", "me", "no" are left out).
+_ENGLISH_MARKERS = frozenset(
+    (
+        "i",
+        "my",
+        "the",
+        "is",
+        "are",
+        "was",
+        "how",
+        "what",
+        "where",
+        "when",
+        "why",
+        "can",
+        "could",
+        "would",
+        "do",
+        "does",
+        "did",
+        "you",
+        "your",
+        "it",
+        "this",
+        "that",
+        "with",
+        "for",
+        "from",
+        "have",
+        "has",
+        "not",
+        "please",
+        "there",
+    )
+)
 
 # ISO 639-1 codes of the languages detected, and how each is named in its own language.
 LANGUAGE_NAMES = {
@@ -62,8 +98,13 @@ class LanguageGuesser:
         return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
 
     def detect(self, text: str) -> str | None:
-        if len(text.split()) < MIN_WORDS:
+        words = text.split()
+        if len(words) < MIN_WORDS:
             return None
+        # The trigram models misread short lower-case English ("how do i export all my data" scores Italian
+        # at 0.9); two or more English function words settle it without a model.
+        if len(_ENGLISH_MARKERS.intersection(w.strip(".,!?;:'\"()").lower() for w in words)) >= ENGLISH_MARKERS_ENOUGH:
+            return "en"
         best = self._detector.compute_language_confidence_values(text)[0]
         if best.value < MIN_CONFIDENCE:
             return None

@@ -39,7 +39,8 @@ class ThreadFacts:
     cited: tuple[str, ...] = ()
     given: frozenset[str] = field(default_factory=frozenset)
     customer_messages: tuple[str, ...] = ()
-    # From the desk's customer profile (case details): how many other cases of theirs are open.
+    # From the desk's customer profile (case details): how many other cases of theirs are still being worked
+    # on (not those answered and waiting on the customer).
     other_open_cases: int = 0
 
     @property
@@ -87,12 +88,12 @@ def read_thread(history: str) -> ThreadFacts:
 
 
 def _other_open_cases(history: str) -> int:
-    """`customer_profile.open_cases` of the case details line the crew adds to the history, if any."""
+    """`customer_profile.in_progress_cases` of the case details line the crew adds to the history, if any."""
     match = _CASE_DETAILS.search(history)
     if match is None:
         return 0
     try:
         details = json.loads(match.group(1))
-        return max(0, int(details.get("customer_profile", {}).get("open_cases", 0)))
+        return max(0, int(details.get("customer_profile", {}).get("in_progress_cases", 0)))
     except (ValueError, TypeError, AttributeError):
         return 0

@@ -45,7 +45,7 @@ def test_the_thread_is_read_into_cited_articles_given_sentences_and_the_customer
 
 
 def test_a_customer_with_other_open_cases_is_told_so_without_quoting_them(local_desk: Any) -> None:
-    profile = {"customer_profile": {"tier": "standard", "open_cases": 2, "recent_subjects": ["<b>old</b> issue"]}}
+    profile = {"customer_profile": {"open_cases": 5, "in_progress_cases": 2, "recent_subjects": ["<b>old</b> issue"]}}
     reply = local_desk.handle(FIRST, context=profile).reply
     assert "You already have 2 other open cases with us" in reply and "old" not in reply
     assert "already have" not in local_desk.handle(FIRST).reply

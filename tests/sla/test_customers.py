@@ -45,6 +45,7 @@ def test_the_crew_profile_is_short_and_sanitised(desk: Desk) -> None:
         "tier": "premium",
         "plan": "business",
         "open_cases": 3,  # c2, c3, c4 (c1 is resolved, c5 is the one being answered)
+        "in_progress_cases": 2,  # c3, c4 (c2 is answered: waiting on the customer)
         "recent_subjects": ["Cannot log in", "Card [card] was charged twice", "Refund to [email] please"],
     }
     assert "Ada" not in str(profile) and "en-GB" not in str(profile)
@@ -52,7 +53,13 @@ def test_the_crew_profile_is_short_and_sanitised(desk: Desk) -> None:
         assert crew_profile(session, "cust-1")["open_cases"] == 4  # type: ignore[index]
         assert crew_profile(session, "nobody") is None
         unknown = crew_profile(session, "cust-2")
-    assert unknown == {"tier": None, "plan": None, "open_cases": 1, "recent_subjects": ["someone else"]}
+    assert unknown == {
+        "tier": None,
+        "plan": None,
+        "open_cases": 1,
+        "in_progress_cases": 1,
+        "recent_subjects": ["someone else"],
+    }
 
 
 def test_staff_see_the_record_and_the_other_cases(desk: Desk) -> None:
