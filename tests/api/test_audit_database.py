@@ -3,14 +3,13 @@ and by GET /admin/audit (`chain_intact`, `first_broken_seq`), which serves that 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
-from bench.pgschema import PostgresUnreachable, throwaway_schema
 from desk import audit as audit_module
 from desk.audit import entry_hash, row_entry, verify_database
 from desk.commands import audit_verify
@@ -20,23 +19,10 @@ from tests.api.conftest import make_settings
 from tests.api.fakes import FakeCrew
 
 MakeAccount = Callable[..., dict[str, str]]
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 class Args:
     file = None
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'desk.db'}"
-        return
-    try:
-        with throwaway_schema(PG_URL) as url:
-            yield url
-    except PostgresUnreachable:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bench.pgschema import PostgresUnreachable, throwaway_schema
 from crew.models import Citation
 from security.sanitize import clean_text
 from tests.api.conftest import make_settings
@@ -24,7 +23,6 @@ from tests.api.fakes import FakeCrew
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency (pip install -e '.[dev]')")
 
 MakeAccount = Callable[..., dict[str, str]]
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Per operation and phase. With ~25 operations and four phases this is a few thousand requests, ~30 s.
 MAX_EXAMPLES = 15
 SEED = 20261123
@@ -134,18 +132,6 @@ def run_schemathesis(client: TestClient, headers: dict[str, str]) -> RunReport:
         elif isinstance(event, events.EngineFinished):
             report.stop_reason = str(event.stop_reason)
     return report
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'desk.db'}"
-        return
-    try:
-        with throwaway_schema(PG_URL) as url:
-            yield url
-    except PostgresUnreachable:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: the schemathesis run on PostgreSQL is skipped")
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ it does not answer). PostgreSQL refuses NUL characters in text, so a NUL that re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bench.pgschema import PostgresUnreachable, throwaway_schema
 from tests.api.conftest import PASSWORD, make_settings
 from tests.api.fakes import FakeCrew
 
-PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MakeAccount = Callable[..., dict[str, str]]
 ROLES = ("customer", "integrator", "staff", "admin")
 HUGE_OFFSET = "9223372036854775808"  # 2**63: past every 64-bit integer column and bind parameter
@@ -30,18 +28,6 @@ ALLOWED = {
     "/support/oncall/pages": {"staff", "admin"},
     "/support/oncall/queue": {"staff", "admin"},
 }
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'desk.db'}"
-        return
-    try:
-        with throwaway_schema(PG_BASE_URL) as url:
-            yield url
-    except PostgresUnreachable:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_BASE_URL}")
 
 
 @pytest.fixture

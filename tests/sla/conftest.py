@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.pgschema import PostgresUnreachable, throwaway_schema
 from desk.audit import AuditLog
 from desk.db import make_engine, make_session_factory, upgrade_database
 from desk.models import Case, CaseEvent, CaseMessage, Customer
@@ -61,22 +60,6 @@ def policy_file(tmp_path: Path) -> Path:
     path = tmp_path / "sla.yaml"
     path.write_text(TEST_POLICY, encoding="utf-8")
     return path
-
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each database test runs on SQLite and, where it is reachable, on PostgreSQL (a throw-away schema)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'desk.db'}"
-        return
-    try:
-        with throwaway_schema(PG_URL) as url:
-            yield url
-    except PostgresUnreachable:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
 
 
 @pytest.fixture
