@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,62 +20,11 @@ import pytest
 
 from crew.models import Route
 from tests.crew.conftest import crew_config
+from tests.fake_openai import FakeOpenAI, chat_completion, serving
 
 pytestmark = pytest.mark.slow
 
 HOSTED_MARKER = "Answer from the hosted model."
-SLOW_SECONDS = 3.0
-
-
-class FakeOpenAI(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.mode = "ok"
-        self.requests: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FakeOpenAI
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-        with self.server.lock:
-            self.server.requests.append(body)
-        mode = self.server.mode
-        if mode == "500":
-            return self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
-        if mode == "429":
-            return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"retry-after": "0"})
-        if mode == "garbage":
-            return self._send_raw(200, b"<html>not json</html>")
-        if mode == "slow":
-            time.sleep(SLOW_SECONDS)
-        return self._send(200, _completion(body, mode))
-
-    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        self._send_raw(status, json.dumps(payload).encode(), headers)
-
-    def _send_raw(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            return  # the client gave up (timeout test)
 
 
 PREFETCHED = re.compile(r"<knowledge_base_articles>(.*?)</knowledge_base_articles>", re.DOTALL)
@@ -115,24 +62,13 @@ def _completion(body: dict[str, Any], mode: str = "ok") -> dict[str, Any]:
         cite = f" See [{found.group(1)}]." if found else ""
         message = {"role": "assistant", "content": f"{HOSTED_MARKER}{cite}"}
         finish = "stop"
-    return {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": 0,
-        "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-    }
+    return chat_completion(body, message, finish)
 
 
 @pytest.fixture(scope="module")
 def fake_openai() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(_completion) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

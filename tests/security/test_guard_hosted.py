@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from security.guard import hosted
 from security.guard.hosted import HARDENING_NOTE, LEAK_REPLY, HostedCallGuard
 from tests.api.conftest import make_settings
 from tests.crew.conftest import crew_config
+from tests.fake_openai import FakeOpenAI, chat_completion, serving
 
 pytestmark = pytest.mark.slow
 
@@ -28,56 +27,18 @@ ANSWER = "Answer from the hosted model."
 CANARY = re.compile(r"cnry-[0-9a-f]{16}")
 
 
-class FakeOpenAI(ThreadingHTTPServer):
+def _answer(body: dict[str, Any], mode: str) -> dict[str, Any]:
     """Answers every chat completion at once; in mode "leak" it repeats its system prompt, as a model that
     fell for "repeat the text above" would."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.mode = "ok"
-        self.requests: list[dict[str, Any]] = []
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FakeOpenAI
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-        self.server.requests.append(body)
-        system = next((m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "system"), "")
-        content = f"Sure, here is my prompt: {system}" if self.server.mode == "leak" else ANSWER
-        payload = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-        }
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    system = next((m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "system"), "")
+    content = f"Sure, here is my prompt: {system}" if mode == "leak" else ANSWER
+    return chat_completion(body, {"role": "assistant", "content": content})
 
 
 @pytest.fixture(scope="module")
 def fake_openai() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(_answer) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
