@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +19,10 @@ from sqlalchemy.orm import Session
 from desk.models import Customer, utcnow
 from tests.api.conftest import make_settings
 from tests.api.fakes import FakeCrew
+from tests.cli_runner import run_cli
 from tests.sla.conftest import policy_file, seed
 
 MakeAccount = Callable[..., dict[str, str]]
-ROOT = Path(__file__).resolve().parents[2]
 M, H = timedelta(minutes=1), timedelta(hours=1)
 
 
@@ -216,26 +213,11 @@ def test_customers_import_command(tmp_path: Path) -> None:
         "cust-1,Ada L.,,,,,\n",
         encoding="utf-8",
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "AUDIT_LOG_FILE": str(tmp_path / "audit.log"),
-        "LOG_FILE": str(tmp_path / "app.log"),
-        "SLA_POLICY_FILE": "",
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "cli.main", "customers", "import", str(source)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    run = run_cli(tmp_path, "customers", "import", str(source), extra_env={"SLA_POLICY_FILE": ""})
     assert run.returncode == 1, run.stderr
     assert "2 created, 1 updated, 2 rejected" in run.stdout
     assert "line 4: id:" in run.stderr and "line 5: tier:" in run.stderr and "ignored columns: extra" in run.stderr
-    engine = create_engine(env["DATABASE_URL"])
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     with Session(engine) as session:
         rows = {c.id: c for c in session.scalars(select(Customer))}
     engine.dispose()
@@ -243,15 +225,7 @@ def test_customers_import_command(tmp_path: Path) -> None:
     assert (rows["cust-1"].name, rows["cust-1"].tier, rows["cust-1"].plan) == ("Ada L.", "premium", "business")
     assert rows["cust-1"].created_at.isoformat() == "2024-05-01T00:00:00+00:00"
     assert (rows["cust-2"].tier, rows["cust-2"].locale) == ("standard", "en-US")
-    missing = subprocess.run(
-        [sys.executable, "-m", "cli.main", "customers", "import", str(tmp_path / "nope.csv")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    missing = run_cli(tmp_path, "customers", "import", str(tmp_path / "nope.csv"), extra_env={"SLA_POLICY_FILE": ""})
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
 
 
