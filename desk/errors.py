@@ -74,7 +74,8 @@ class RateLimited(AppError):
 
 class CrewFailed(AppError):
     code = "crew_failed"
-    message = "The support agents could not answer this request. The case was saved; a person will follow up."
+    # No promise of a person: a failed answer is not put in a people's queue (desk/handoff.py).
+    message = "The support agents could not answer this request. The case was saved; please try again shortly."
 
 
 class ServiceUnavailable(AppError):

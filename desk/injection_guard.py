@@ -49,8 +49,8 @@ logger = logging.getLogger(__name__)
 SAFE_REPLY = (
     "Thank you for your message. Part of it reads like instructions for our automated assistant, so the "
     "assistant has not acted on it. If you need help with an order, a bill, your account or a technical "
-    "problem, please describe it in your own words and we will gladly help; a member of our team can also "
-    "review this case."
+    "problem, please describe it in your own words and we will gladly help. If you would rather talk to a "
+    "person, say so in your reply."
 )
 SIGNAL = "prompt_injection_suspected"
 
