@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from desk.errors import InputRejected, NotFound
@@ -271,15 +272,16 @@ IN_PROGRESS = tuple(
 )
 
 
-def _open_cases(
-    session: Session, customer_id: str, exclude_case_id: str | None, *, in_progress_only: bool = False
-) -> int:
-    query = select(func.count()).where(Case.customer_id == customer_id, Case.status != CaseStatus.RESOLVED.value)
-    if in_progress_only:
-        query = query.where(Case.status.in_(IN_PROGRESS))
+def _open_cases(session: Session, customer_id: str, exclude_case_id: str | None) -> tuple[int, int]:
+    """The customer's cases not resolved, and of those the ones still in progress, in one query."""
+    in_progress = func.count(sql_case((Case.status.in_(IN_PROGRESS), 1)))
+    query = select(func.count(), in_progress).where(
+        Case.customer_id == customer_id, Case.status != CaseStatus.RESOLVED.value
+    )
     if exclude_case_id is not None:
         query = query.where(Case.id != exclude_case_id)
-    return session.scalar(query) or 0
+    open_count, in_progress_count = session.execute(query).one()
+    return int(open_count or 0), int(in_progress_count or 0)
 
 
 def _recent(session: Session, customer_id: str, exclude_case_id: str | None, limit: int) -> list[RecentCase]:
@@ -303,7 +305,7 @@ def staff_profile(
             plan=customer.plan if customer else None,
             locale=customer.locale if customer else None,
             created_at=customer.created_at if customer else None,
-            open_cases=_open_cases(session, customer_id, exclude_case_id),
+            open_cases=_open_cases(session, customer_id, exclude_case_id)[0],
             recent_cases=_recent(session, customer_id, exclude_case_id, recent),
         )
 
@@ -330,11 +332,12 @@ def crew_profile(
         recent = _recent(session, customer_id, exclude_case_id, PROFILE_SUBJECTS)
         if customer is None and not recent:
             return None
+        open_count, in_progress_count = _open_cases(session, customer_id, exclude_case_id)
         return {
             "tier": customer.tier if customer else None,
             "plan": customer.plan if customer else None,
-            "open_cases": _open_cases(session, customer_id, exclude_case_id),
-            "in_progress_cases": _open_cases(session, customer_id, exclude_case_id, in_progress_only=True),
+            "open_cases": open_count,
+            "in_progress_cases": in_progress_count,
             "recent_subjects": [safe_subject(c.subject) for c in recent if c.subject],
         }
 
