@@ -183,21 +183,25 @@ def _fail_open_or_raise(
     user: Principal,
     customer_id: str,
     down: ServiceUnavailable | None,
-    decision: Decision,
     request_id: str,
+    *,
+    accept_because: str | None,
 ) -> None:
+    """With the limit store down: refuse (503) unless there is a reason to accept the message uncounted."""
     if down is None:
         return
-    if not decision.emergency:
+    if accept_because is None:
         down.details.setdefault("customer_id", customer_id)
         raise down
-    logger.warning("rate-limit store unreachable: emergency for customer %s accepted without a count", customer_id)
+    logger.warning(
+        "rate-limit store unreachable: message of customer %s accepted uncounted (%s)", customer_id, accept_because
+    )
     intake.audit.record(
         "rate_limit_failed_open",
         actor=user.username,
         role=user.role.value,
         customer_id=customer_id,
-        reason="emergency",
+        reason=accept_because,
         request_id=request_id,
     )
 
@@ -228,7 +232,9 @@ def file_request(
         decision, classification = decide_message(
             intake, clean.message, forced=request.route, flagged=request.emergency
         )
-    _fail_open_or_raise(intake, user, customer_id, down, decision, request_id)
+    _fail_open_or_raise(
+        intake, user, customer_id, down, request_id, accept_because="emergency" if decision.emergency else None
+    )
     _audit_sanitised(intake.audit, user, customer_id, clean.changed_fields, request_id)
     requested = decision.route if decision.emergency else request.route
     language = intake.languages.detect(clean.message)
@@ -265,14 +271,14 @@ def follow_up(
     clean = sanitise_input(text, None, intake.settings)
     down = limit_unless_emergency(intake, user, case.customer_id, request_id)
     check_in_job = not case.with_people and _check_in_job(intake, down, flagged=False)
-    if case.with_people:
-        # People have the case: nothing to decide, and a message for them is never refused for want of a counter.
-        decision, classification = Decision(Route.ESCALATION, emergency=True), None
-    elif check_in_job:
+    if case.with_people or check_in_job:
+        # People have the case (nothing to decide), or the job decides.
         decision, classification = decide(None), None
     else:
         decision, classification = decide_message(intake, clean.message, forced=Route.AUTO, flagged=False)
-    _fail_open_or_raise(intake, user, case.customer_id, down, decision, request_id)
+    # A message for the people who have the case is never refused for want of a counter, nor an emergency.
+    accept_because = "for_people" if case.with_people else "emergency" if decision.emergency else None
+    _fail_open_or_raise(intake, user, case.customer_id, down, request_id, accept_because=accept_because)
     _audit_sanitised(intake.audit, user, case.customer_id, clean.changed_fields, request_id)
     open_case = cases.add_customer_message(intake.engine, case, clean.message, sanitised=bool(clean.changed_fields))
     injection_guard.record(intake, user, case.customer_id, open_case.id, clean.message, request_id)  # guard
