@@ -5,6 +5,11 @@
   knowledge-base tool for what they do not cover.
 - `ComplexCrew`: sequential issue analyst -> the specialists needed -> reviewer.
 
+The classifier and the single specialists run as direct tasks (`crew/direct.py`): CrewAI renders each one's
+prompt once, with the crews below, and a request then calls the agent's model with it directly, without a
+kickoff's machinery around the call. A model without native tool calls keeps full kickoffs (CrewAI's text
+protocol parses the answers), and so does the complex crew.
+
 Import this module only after `crew.bootstrap.load_crewai(config)` (CrewAI reads its switches at import).
 
 A CrewAI `Crew`, its `Agent`s and `Task`s hold per-kickoff state (interpolated descriptions, task outputs,
@@ -27,6 +32,7 @@ Prompt conventions shared with `crew.local_model.llm` (the local model parses th
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -42,7 +48,8 @@ from pydantic import Field
 
 from crew.compat.crewai_internals import PrivateCrew, SupportAgentExecutor
 from crew.compat.openai_parsed_classes import ParsedResponseClasses
-from crew.models import Category, Classification, FixedSchemaModel, Route
+from crew.direct import DirectOutput, DirectTask, DirectTasks, calls_tools_natively
+from crew.models import Category, Classification, FixedSchemaModel, Priority, Route
 from crew.tools import KnowledgeBaseSearchTool
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -150,6 +157,8 @@ class CrewParts:
     kb_tool: KnowledgeBaseSearchTool
     # Crews built over these parts, reused one kickoff at a time (see CrewPool).
     pool: CrewPool = field(default_factory=CrewPool, compare=False, repr=False)
+    # The classifier and the single specialists as direct tasks (crew/direct.py), recorded on first use.
+    direct: DirectTasks = field(default_factory=DirectTasks, compare=False, repr=False)
     # Built once, activated before every structured-output kickoff (crew/compat/openai_parsed_classes.py).
     parsed_classes: ParsedResponseClasses = field(
         default_factory=ParsedResponseClasses.build, compare=False, repr=False
@@ -322,15 +331,62 @@ class ComplexCrew(_Specialists):
         return self._private_crew([analysis, *answers, final])
 
 
-def run_classifier(parts: CrewParts, inputs: dict[str, Any]) -> CrewOutput:
-    """One classifier kickoff on a pooled crew."""
+# What a direct task's inputs are called in tasks.yaml (the placeholders CrewAI fills in).
+CLASSIFIER_INPUTS = ("message",)
+SPECIALIST_INPUTS = ("message", "history", "emergency", "route", "articles")
+
+
+def _with_model(parts: CrewParts, llm: BaseLLM) -> CrewParts:
+    """The same parts with every agent on `llm` (the recorder that captures a direct task's prompt)."""
+    return dataclasses.replace(parts, classifier_llm=llm, specialist_llm=llm)
+
+
+def _sample_reply(response_model: type[Any] | None) -> Any:
+    """What the recorder answers so that the recording kickoff finishes normally; never shown to anyone."""
+    if response_model is Classification:
+        return Classification(category=Category.GENERAL, priority=Priority.LOW, confidence=0.5, is_complex=False)
+    return "recorded"
+
+
+def classifier_task(parts: CrewParts) -> DirectTask:
+    """The classifier crew's one task as a direct task, recorded once per parts."""
+
+    def record() -> DirectTask:
+        build = lambda llm: ClassifierCrew(_with_model(parts, llm)).crew()  # noqa: E731
+        return DirectTask.record(build, parts.classifier_llm, CLASSIFIER_INPUTS, _sample_reply)
+
+    return parts.direct.get(("classifier",), record)
+
+
+def specialist_task(parts: CrewParts, route: Route) -> DirectTask:
+    """The route's specialist crew's one task as a direct task, recorded once per parts and route."""
+
+    def record() -> DirectTask:
+        build = lambda llm: SpecialistCrew(_with_model(parts, llm), route).crew()  # noqa: E731
+        return DirectTask.record(build, parts.specialist_llm, SPECIALIST_INPUTS, _sample_reply)
+
+    return parts.direct.get(("specialist", route), record)
+
+
+def run_classifier(parts: CrewParts, inputs: dict[str, Any]) -> Classification:
+    """The classifier task: run directly with the prompt CrewAI renders for it (crew/direct.py) when the model
+    calls tools natively, else as a pooled crew kickoff (CrewAI's text protocol has its own parsing)."""
     parts.parsed_classes.activate()
-    return parts.pool.run(("classifier",), lambda: ClassifierCrew(parts).crew(), inputs)
+    if calls_tools_natively(parts.classifier_llm):
+        classification = classifier_task(parts).run(inputs).pydantic
+    else:
+        classification = parts.pool.run(("classifier",), lambda: ClassifierCrew(parts).crew(), inputs).pydantic
+    if not isinstance(classification, Classification):
+        raise ValueError("the classifier returned no Classification")
+    return classification
 
 
-def run_specialist(parts: CrewParts, route: Route, inputs: dict[str, Any]) -> CrewOutput:
-    """One kickoff of the route's specialist crew, pooled per route."""
-    return parts.pool.run(("specialist", route), lambda: SpecialistCrew(parts, route).crew(), inputs)
+def run_specialist(parts: CrewParts, route: Route, inputs: dict[str, Any]) -> DirectOutput:
+    """The route's specialist task, run directly or as a pooled crew kickoff (see `run_classifier`)."""
+    if calls_tools_natively(parts.specialist_llm):
+        return specialist_task(parts, route).run(inputs)
+    output = parts.pool.run(("specialist", route), lambda: SpecialistCrew(parts, route).crew(), inputs)
+    return DirectOutput(raw=output.raw, pydantic=None)
 
 
 def run_complex(parts: CrewParts, routes: Sequence[Route], inputs: dict[str, Any]) -> CrewOutput:

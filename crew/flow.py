@@ -41,6 +41,8 @@ class SupportState(FlowState):
     complex_routes: list[Route] = Field(default_factory=list)
     # The knowledge-base articles prefetched for the answer task(s), in the tool's output format.
     articles: str = ""
+    # What the knowledge-base tool returned when the specialist searched beyond the prefetched articles.
+    tool_outputs: list[str] = Field(default_factory=list)
     reply: str = ""
     stage_seconds: dict[str, float] = Field(default_factory=dict)
 
@@ -91,10 +93,7 @@ class SupportFlow(Flow[SupportState]):
             self.state.stage_seconds["classify"] = 0.0
             return self.state.classification
         started = time.perf_counter()
-        output = run_classifier(self._parts, {"message": self.state.message})
-        classification = output.pydantic
-        if not isinstance(classification, Classification):
-            raise ValueError("the classifier returned no Classification")
+        classification = run_classifier(self._parts, {"message": self.state.message})
         self.state.classification = classification
         self.state.stage_seconds["classify"] = time.perf_counter() - started
         return classification
@@ -114,6 +113,7 @@ class SupportFlow(Flow[SupportState]):
         inputs = {**self._inputs(), "route": self.state.route.value, "articles": articles}
         output = run_specialist(self._parts, self.state.route, inputs)
         self.state.reply = output.raw
+        self.state.tool_outputs = list(output.tool_outputs)
         self.state.stage_seconds["answer"] = time.perf_counter() - started
         return self.state.reply
 

@@ -203,13 +203,10 @@ class SupportDesk:
         from crew.crews import fence, run_classifier
 
         try:
-            output = run_classifier(self.parts, {"message": fence(message)})
+            return run_classifier(self.parts, {"message": fence(message)})
         except Exception as exc:
             logger.warning("hosted classifier failed (%s); using the local router", degraded_reason(exc), exc_info=exc)
             return self.router.classify(message)
-        if isinstance(output.pydantic, Classification):
-            return output.pydantic
-        return self.router.classify(message)
 
     def _summary_of_older(self, history: Sequence[ThreadMessage]) -> str | None:
         """With a hosted specialist, the messages before the last HISTORY_MAX_MESSAGES summarised in one call
@@ -289,7 +286,7 @@ class SupportDesk:
         from crew.tools import find_cited_ids, parse_tool_output
 
         assert state.classification is not None and state.route is not None  # checked in _run
-        outputs = [state.articles, *meter.tool_outputs]
+        outputs = [state.articles, *state.tool_outputs, *meter.tool_outputs]
         retrieved = {c.article_id: c for output in outputs for c in parse_tool_output(output)}
         # Only articles the reply cites *and* this request was given (prefetched into the task) or the tool
         # returned: a model cannot invent one.

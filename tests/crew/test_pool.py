@@ -1,4 +1,5 @@
-"""`CrewPool`: built crews are reused one kickoff at a time, and a crew whose kickoff failed is dropped."""
+"""`CrewPool` (the complex crew's kickoffs): built crews are reused one kickoff at a time, and a crew whose
+kickoff failed is dropped."""
 
 from __future__ import annotations
 
@@ -13,29 +14,34 @@ from crew.models import Route
 pytestmark = pytest.mark.slow
 
 
+COMPLEX = "I was charged twice this month. Also the app crashes every time I open it."
+
+
 def test_a_reused_crew_answers_each_message_as_a_fresh_one_does(local_desk) -> None:
-    from crew.crews import SpecialistCrew, fence, kickoff, run_specialist
+    from crew.crews import ComplexCrew, fence, kickoff, run_complex
     from crew.tools import prefetch_articles
 
-    messages = ["I was charged twice this month", "Where is my invoice for March?", "Please refund my order"]
+    routes = [Route.BILLING, Route.TECHNICAL]
+    messages = [COMPLEX, "My invoice shows the wrong plan and I can't reset my password."]
     for message in messages * 2:  # the second round runs on crews that already ran another message
         inputs = {
             "message": fence(message),
             "history": "",
             "emergency": "no",
-            "route": Route.BILLING.value,
-            "articles": prefetch_articles(local_desk.parts.kb_tool, message, [Route.BILLING]),
+            "specialists": "billing, technical",
+            "articles": prefetch_articles(local_desk.parts.kb_tool, message, routes),
         }
-        fresh = kickoff(SpecialistCrew(local_desk.parts, Route.BILLING).crew(), inputs)
-        pooled = run_specialist(local_desk.parts, Route.BILLING, inputs)
+        fresh = kickoff(ComplexCrew(local_desk.parts, routes).crew(), inputs)
+        pooled = run_complex(local_desk.parts, routes, inputs)
         assert pooled.raw == fresh.raw
-    assert local_desk.parts.pool.idle_count(("specialist", Route.BILLING)) >= 1
+    assert local_desk.parts.pool.idle_count(("complex", tuple(routes))) >= 1
 
 
 def test_requests_reuse_crews_instead_of_building_them(local_desk) -> None:
     from crew.crews import CrewPool
 
-    local_desk.handle("I was charged twice this month")  # warms the pool for this route
+    first = local_desk.handle(COMPLEX)  # warms the pool for this set of specialists
+    assert first.agent_type is Route.COMPLEX
     built: list[object] = []
     original = CrewPool.run
 
@@ -48,8 +54,8 @@ def test_requests_reuse_crews_instead_of_building_them(local_desk) -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(CrewPool, "run", counting)
-        result = local_desk.handle("I was charged twice this month")
-    assert result.agent_type is Route.BILLING
+        result = local_desk.handle(COMPLEX)
+    assert result.agent_type is Route.COMPLEX
     assert built == []
 
 
