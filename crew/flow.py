@@ -1,7 +1,7 @@
-"""The support flow: classify, pick a route, run one specialist crew or the complex crew.
+"""The support flow: classify, pick a route, run one specialist or the complex crew.
 
-    classify ──@router──> "billing" | "technical" | "escalation" | "general" ──> answer_single (one crew)
-                      └─> "complex" ─────────────────────────────────────────> answer_complex
+    classify ──route──> "billing" | "technical" | "escalation" | "general" ──> answer_single (one specialist)
+                   └──> "complex" ──────────────────────────────────────────> answer_complex (the crew)
 
 Both answer steps first prefetch the knowledge-base articles for the message in code and hand them to the
 answer tasks (`crew.tools.prefetch_articles`): a hosted specialist answers from them in one call and uses
@@ -9,10 +9,14 @@ the search tool only when they do not cover the question.
 
 A caller may force a route (the classification still runs and is recorded); `emergency=True` forces
 escalation. A caller that already classified the message (the API's auto-emergency check) passes the
-`classification` in: `classify` then takes it as is instead of running the classifier crew again (with a
-hosted classifier that is one model call saved per request), and the @router still decides the route.
-One `SupportFlow` per request: a Flow holds its run's state. Its crews come from the pool of the
-process-wide `CrewParts`, one kickoff at a time. Import only after `crew.bootstrap.load_crewai(settings)`.
+`classification` in: `classify` then takes it as is instead of running the classifier again (with a hosted
+classifier that is one model call saved per request), and the route is still decided here.
+
+Plain Python, not a CrewAI `Flow`: three steps in a fixed order need no event-driven scheduler, and a Flow
+kickoff cost ~4 ms of CPU per request (an event loop per run, each step handed to a new thread pool, the
+listener scan), a third of a hosted request's CPU once the tasks ran directly (docs/performance.md). The
+agents, tasks and the complex crew are CrewAI's. One `SupportFlow` per request: it holds that run's state.
+Import only after `crew.bootstrap.load_crewai(settings)`.
 """
 
 from __future__ import annotations
@@ -20,8 +24,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from crewai.flow.flow import Flow, FlowState, listen, or_, router, start
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel, Field
 
 from crew.crews import SPECIALIST_ROUTES, CrewParts, run_classifier, run_complex, run_specialist
 from crew.decision import decide
@@ -29,7 +32,7 @@ from crew.models import Classification, Route
 from crew.tools import prefetch_articles
 
 
-class SupportState(FlowState):
+class SupportState(BaseModel):
     """Everything one request carries through the flow. Text fields are already fenced by the caller."""
 
     message: str = ""
@@ -58,18 +61,20 @@ def complex_routes(classification: Classification) -> list[Route]:
     return [route for route in SPECIALIST_ROUTES if route in wanted]
 
 
-class SupportFlow(Flow[SupportState]):
-    """One request's run. `suppress_flow_events` keeps the console quiet; no memory, no persistence."""
+class SupportFlow:
+    """One request's run: `kickoff(inputs)` fills `state` (classification, route, reply, stage timings)."""
 
-    # Flows otherwise create a LanceDB memory with the OpenAI embedder on construction.
-    _skip_auto_memory: bool = True
-    _parts: CrewParts = PrivateAttr()
-
-    def __init__(self, parts: CrewParts, **kwargs: Any) -> None:
-        kwargs.setdefault("suppress_flow_events", True)
-        kwargs.setdefault("tracing", False)
-        super().__init__(**kwargs)
+    def __init__(self, parts: CrewParts) -> None:
         self._parts = parts
+        self.state = SupportState()
+
+    def kickoff(self, inputs: dict[str, Any]) -> str:
+        """Run the request (`inputs`: the fields of `SupportState`); returns the reply."""
+        self.state = SupportState.model_validate(inputs)
+        classification = self.classify()
+        route = choose_route(classification, self.state.forced_route, self.state.emergency)
+        self.state.route = route
+        return self.answer_complex() if route is Route.COMPLEX else self.answer_single()
 
     def _inputs(self) -> dict[str, str]:
         return {
@@ -86,7 +91,6 @@ class SupportFlow(Flow[SupportState]):
         self.state.stage_seconds["retrieve"] = time.perf_counter() - started
         return self.state.articles
 
-    @start()
     def classify(self) -> Classification:
         if self.state.classification is not None:
             # Classified by the caller already: reuse it (recorded in the result like our own).
@@ -98,16 +102,8 @@ class SupportFlow(Flow[SupportState]):
         self.state.stage_seconds["classify"] = time.perf_counter() - started
         return classification
 
-    @router(classify)
-    def route_request(self) -> str:
-        assert self.state.classification is not None  # set by classify, which always runs first
-        route = choose_route(self.state.classification, self.state.forced_route, self.state.emergency)
-        self.state.route = route
-        return route.value
-
-    @listen(or_(*(route.value for route in SPECIALIST_ROUTES)))
     def answer_single(self) -> str:
-        assert self.state.route is not None
+        assert self.state.route is not None  # set by kickoff before answering
         started = time.perf_counter()
         articles = self._prefetch([self.state.route])
         inputs = {**self._inputs(), "route": self.state.route.value, "articles": articles}
@@ -117,7 +113,6 @@ class SupportFlow(Flow[SupportState]):
         self.state.stage_seconds["answer"] = time.perf_counter() - started
         return self.state.reply
 
-    @listen(Route.COMPLEX.value)
     def answer_complex(self) -> str:
         assert self.state.classification is not None
         started = time.perf_counter()

@@ -267,6 +267,8 @@ class SupportDesk:
 
     # --- internals ---------------------------------------------------------------------------------------
     def _run(self, parts: CrewParts, inputs: dict[str, Any]) -> SupportState:
+        from crewai.events import crewai_event_bus
+
         from crew.flow import SupportFlow
 
         flow = SupportFlow(parts)
@@ -275,6 +277,9 @@ class SupportDesk:
                 flow.kickoff(inputs=inputs)
         else:
             flow.kickoff(inputs=inputs)
+        # The meter reads CrewAI's LLM and tool events, whose handlers run on the event bus's thread pool: wait
+        # for them before the result is read (a crew kickoff ends the same way).
+        crewai_event_bus.flush()
         state = flow.state
         if state.classification is None or state.route is None or not state.reply.strip():
             raise ValueError("the flow finished without a classification, route and reply")

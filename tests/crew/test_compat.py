@@ -67,16 +67,6 @@ def test_the_inline_executor_is_accepted_as_a_loops_default_executor() -> None:
     assert asyncio.run(on_a_loop()) == 7
 
 
-# --- crew/flow.py: _skip_auto_memory -------------------------------------------------------------------------
-def test_crewai_flows_still_skip_their_automatic_memory_on_the_flag_we_set(local_desk) -> None:
-    from crewai.flow.flow import Flow
-
-    from crew.flow import SupportFlow
-
-    assert "_skip_auto_memory" in inspect.getsource(Flow._flow_post_init)
-    assert SupportFlow(local_desk.parts).memory is None
-
-
 # --- crewai_internals: PrivateCrew ------------------------------------------------------------------------
 def test_crews_kickoff_outputs_store_is_still_the_private_handler_we_replace(crewai_loaded: None) -> None:
     from crewai import Crew

@@ -68,15 +68,6 @@ def test_auto_route_follows_the_classifier(local_desk) -> None:
     assert flow.state.route is Route.BILLING
 
 
-def test_the_flow_creates_no_memory_and_is_quiet(local_desk) -> None:
-    from crew.flow import SupportFlow
-
-    flow = SupportFlow(local_desk.parts)
-    assert flow.memory is None
-    assert flow.suppress_flow_events is True
-    assert flow.persistence is None
-
-
 def test_crews_have_no_memory_knowledge_or_verbosity(local_desk) -> None:
     from crew.compat.crewai_internals import PrivateCrew
     from crew.crews import ComplexCrew
