@@ -57,7 +57,7 @@ OOS_INDEX = len(CATEGORIES)
 
 # Bump when the fitting procedure changes: cached fits made by another procedure are then refitted.
 FIT_VERSION = 2
-REGRESSION_C = 10.0
+REGRESSION_C = 30.0
 # The lexical scorer's and the regression's probabilities are averaged with this weight on the regression.
 EMBEDDING_WEIGHT = 0.5
 # Share of our in-scope examples allowed below the out-of-scope cut-off (the 5th percentile).
