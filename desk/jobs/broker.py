@@ -33,6 +33,8 @@ from desk.settings import Settings
 if TYPE_CHECKING:
     from celery import Celery, Task
 
+    from desk.jobs.recovery import RecoveryLoop
+
 logger = logging.getLogger(__name__)
 
 ANSWER_TASK = "support_desk.answer"
@@ -140,6 +142,27 @@ class WorkerContext:
         publish: Callable[[JobEvent], None] = RedisEvents(url).publish if url else _no_events
         logger.info("worker runtime ready (%s)", owner)
         return runner.Runtime(desk, publish, owner)
+
+
+def recovery_loop(settings: Settings, app: Celery) -> RecoveryLoop:
+    """The recovery sweep for a worker's main process (desk/jobs/recovery.py): re-queued jobs go to the broker."""
+    from desk.audit import AuditLog
+    from desk.db import make_engine
+    from desk.jobs.recovery import JobRecovery, RecoveryLoop
+
+    engine = make_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
+    url = settings.events_url()
+    recovery = JobRecovery(
+        engine,
+        AuditLog(settings.audit_log_file, engine),
+        RedisEvents(url).publish if url else _no_events,
+        lambda job_id: app.send_task(ANSWER_TASK, args=[job_id], queue=CREW_QUEUE),
+        max_attempts=settings.job_max_attempts,
+        queued_owner=None,
+        queued_lease=timedelta(seconds=settings.job_queue_timeout_seconds),
+        actor="worker-job-sweep",
+    )
+    return RecoveryLoop(recovery.sweep, settings.job_sweep_seconds)
 
 
 def _no_events(event: JobEvent) -> None:

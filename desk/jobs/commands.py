@@ -7,7 +7,8 @@
                        docs/performance.md). One prefork process per core, each with threads, is not a pool
                        Celery has: run several `--pool threads` workers instead.
 
-The worker waits for the database schema (the API's `serve` or `support-desk db upgrade` migrates it).
+The worker waits for the database schema (the API's `serve` or `support-desk db upgrade` migrates it). Its
+main process also runs the jobs' recovery sweep (desk/jobs/recovery.py), as every API process does.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ SCHEMA_WAIT_SECONDS = 120.0
 
 
 def worker(args: argparse.Namespace) -> int:
+    from celery.signals import worker_ready
+
     from desk.db import is_at_head
-    from desk.jobs.broker import QUEUES, WorkerContext, load_factory, make_celery, real_crew
+    from desk.jobs.broker import QUEUES, WorkerContext, load_factory, make_celery, real_crew, recovery_loop
 
     settings = get_settings()
     if not settings.celery_broker_url:
@@ -58,6 +61,10 @@ def worker(args: argparse.Namespace) -> int:
             worker_process_init.connect(lambda **_: context.runtime(), weak=False)
         else:
             context.runtime()  # threads: one process, built before the first task
+    # The recovery sweep runs here too, so accepted cases are finished while no API process is up. Started once
+    # the pool is up: prefork children are forked before this thread exists.
+    recovery = recovery_loop(settings, app)
+    worker_ready.connect(lambda **_: recovery.start(), weak=False)
     hostname = args.hostname or f"support-desk-{'-'.join(queues)}@{socket.gethostname()}"
     concurrency = args.concurrency or (8 if args.pool == "threads" else None)
     node = app.Worker(
@@ -69,5 +76,8 @@ def worker(args: argparse.Namespace) -> int:
         task_events=args.events,
         quiet=True,
     )
-    node.start()
+    try:
+        node.start()
+    finally:
+        recovery.stop()
     return int(node.exitcode or 0)

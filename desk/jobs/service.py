@@ -3,9 +3,8 @@
 no broker   `EmbeddedQueue`: the runner on a bounded pool in this process; its queued and running jobs
             are held by this process, whose lease keeper renews them
 broker      `BrokerQueue`: `support_desk.answer(job_id)` to the `crew` queue of the Celery workers
-both        the event hub (waiters and case streams), the recovery sweep (every JOB_SWEEP_SECONDS:
-            abandoned jobs re-queued, or failed into the people's queue after JOB_MAX_ATTEMPTS; expired
-            Idempotency-Keys deleted) and a health snapshot (broker, workers, queue depth) for /readyz
+both        the event hub (waiters and case streams), the recovery sweep (desk/jobs/recovery.py, every
+            JOB_SWEEP_SECONDS; workers run it too) and a health snapshot (broker, workers, queue depth) for /readyz
             and /support/status, refreshed by the same thread so a probe never waits on the broker
 """
 
@@ -24,9 +23,8 @@ from desk.audit import AuditLog
 from desk.jobs import runner, store
 from desk.jobs.broker import ANSWER_TASK, CREW_QUEUE, QUEUES, make_celery
 from desk.jobs.events import EventHub, JobEvent, Publish, RedisEvents, Waiter
-from desk.jobs.outcome import load
 from desk.jobs.queue import EmbeddedQueue
-from desk.models import CaseStatus
+from desk.jobs.recovery import JobRecovery
 from desk.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,9 +33,7 @@ if TYPE_CHECKING:
     from desk.intake import Intake
 
 logger = logging.getLogger(__name__)
-ABANDONED = "job_attempts_exhausted"
 HEALTH_EVERY_SECONDS = 5.0
-PURGE_EVERY_SECONDS = 300.0
 
 
 class BrokerQueue:
@@ -99,11 +95,19 @@ class JobService:
             self.keeper = runner.LeaseKeeper(
                 lambda: store.renew(engine, self.owner, self.lease), self.lease.seconds / 3
             )
+        self.recovery = JobRecovery(
+            engine,
+            audit,
+            self.publish,
+            self.queue.submit,
+            max_attempts=settings.job_max_attempts,
+            queued_owner=self.queue.queued_owner,
+            queued_lease=self.queue.queued_lease,
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._health: dict[str, Any] = {"mode": self.mode}
         self._last_health = 0.0
-        self._last_purge = 0.0
 
     @property
     def mode(self) -> str:
@@ -153,57 +157,8 @@ class JobService:
 
     # --- recovery ----------------------------------------------------------------------------------------
     def sweep(self) -> dict[str, int]:
-        """Re-queue abandoned jobs (their holder died or their message was lost), or after JOB_MAX_ATTEMPTS
-        fail them into the people's queue. Safe to run in every process at once (guarded UPDATEs)."""
-        counts = {"requeued": 0, "failed": 0}
-        for job in store.expired(self.engine):
-            if job.attempts >= self.settings.job_max_attempts:
-                if store.give_up(self.engine, job, error_code=ABANDONED, case_status=CaseStatus.NEEDS_HUMAN):
-                    counts["failed"] += 1
-                    logger.warning(
-                        "job %s (case %s): %d runs died; the case is in the people's queue",
-                        job.id,
-                        job.case_id,
-                        job.attempts,
-                    )
-                    self.audit.record(
-                        "job_abandoned",
-                        actor="job-sweep",
-                        role="system",
-                        case_id=job.case_id,
-                        job_id=job.id,
-                        attempts=job.attempts,
-                    )
-                    found = load(self.engine, job.id)
-                    if found is not None:
-                        self.publish(
-                            JobEvent(
-                                "failed",
-                                job.case_id,
-                                job.id,
-                                {"outcome": found.to_json(), "status": found.case["status"]},
-                            )
-                        )
-            elif store.requeue(self.engine, job.id, owner=self.queue.queued_owner, lease=self.queue.queued_lease):
-                counts["requeued"] += 1
-                logger.warning(
-                    "job %s (case %s, %d runs so far) was abandoned; queued again", job.id, job.case_id, job.attempts
-                )
-                self.audit.record(
-                    "job_requeued",
-                    actor="job-sweep",
-                    role="system",
-                    case_id=job.case_id,
-                    job_id=job.id,
-                    attempts=job.attempts,
-                )
-                self.queue.submit(job.id)
-        if time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS:
-            from desk import idempotency
-
-            idempotency.purge_expired(self.engine)
-            self._last_purge = time.monotonic()
-        return counts
+        """Re-queue abandoned jobs or fail them into the people's queue (desk/jobs/recovery.py)."""
+        return self.recovery.sweep()
 
     # --- health --------------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -167,3 +167,47 @@ def test_pages_go_out_as_celery_tasks_retried_with_backoff_and_never_twice(
         assert all(p["attempts"] >= 2 for p in pages)
         delivered = [r.idempotency_key for r in receiver.received if r.status == 200]
         assert sorted(delivered) == sorted({p["idempotency_key"] for p in pages})  # each page delivered once
+
+
+def test_a_worker_recovers_what_a_dead_worker_held_with_no_api_sweeping(
+    tmp_path: Path,
+    redis_broker: str,
+    client_for: Callable[..., TestClient],
+    make_account: MakeAccount,
+    workers: Workers,
+) -> None:
+    env = job_env(tmp_path, redis_broker, test_crew_delay=3.0, job_wait_seconds=0)
+    # The API sweeps once at start and then not for an hour: only the workers' own sweep can recover.
+    settings = api_settings(tmp_path, {**env, "JOB_SWEEP_SECONDS": "3600"})
+    upgrade_database(settings.database_url)
+    first = workers(env, tmp_path / "first.log", "--pool", "threads", "--concurrency", "2")
+    client = client_for(settings, FakeCrew())
+    alice = make_account(client, "alice", "customer", "cust-a")
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+
+    accepted = [
+        client.post("/support/request", json={"message": f"charge {i}"}, headers={**alice, "Prefer": "respond-async"})
+        for i in range(2)
+    ]
+    jobs = [r.json()["job_id"] for r in accepted]
+    wait_until(
+        lambda: all((j := store.get(engine, job)) is not None and j.status == "running" for job in jobs),
+        60,
+        "both jobs running",
+        first.tail,
+    )
+    os.killpg(first.process.pid, signal.SIGKILL)  # the whole worker, as a machine crash would
+    second = workers(env, tmp_path / "second.log", "--pool", "threads", "--concurrency", "2")
+
+    for response in accepted:
+        case_id = response.json()["case_id"]
+        wait_until(
+            lambda case_id=case_id: client.get(f"/support/cases/{case_id}", headers=alice).json()["status"]
+            == "answered",
+            90,
+            f"case {case_id} answered after the crash",
+            second.tail,
+        )
+    assert all(store.get(engine, job).attempts >= 2 for job in jobs)  # type: ignore[union-attr]
+    audit = (tmp_path / "audit.log").read_text()
+    assert audit.count('"worker-job-sweep"') >= 2, audit[-2000:]
