@@ -202,8 +202,9 @@ def test_a_worker_recovers_what_a_dead_worker_held_with_no_api_sweeping(
     for response in accepted:
         case_id = response.json()["case_id"]
         wait_until(
-            lambda case_id=case_id: client.get(f"/support/cases/{case_id}", headers=alice).json()["status"]
-            == "answered",
+            lambda case_id=case_id: (
+                client.get(f"/support/cases/{case_id}", headers=alice).json()["status"] == "answered"
+            ),
             90,
             f"case {case_id} answered after the crash",
             second.tail,
