@@ -28,7 +28,7 @@ Row = list[Any]
 
 async def _send(client: httpx.AsyncClient, origin: float, request: dict[str, Any], label: str) -> Row:
     started = time.perf_counter() - origin
-    route = ""
+    route = code = ""
     try:
         response = await client.post(
             request["path"], json=request["json"], headers={"Authorization": f"Bearer {request['token']}"}
@@ -36,9 +36,20 @@ async def _send(client: httpx.AsyncClient, origin: float, request: dict[str, Any
         status = response.status_code
         if status == 200:
             route = str(response.json().get("agent_type", ""))
+        else:
+            code = _error_code(response)
     except httpx.HTTPError:
         status = 0
-    return [status, started, time.perf_counter() - origin, route, label, str(request.get("tag", ""))]
+    return [status, started, time.perf_counter() - origin, route, label, str(request.get("tag", "")), code]
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The error's machine-readable code (the desk's error JSON), so a report says which 503 it was."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("code", "")) if isinstance(body, dict) else ""
 
 
 async def run_closed(client: httpx.AsyncClient, plan: dict[str, Any]) -> list[Row]:

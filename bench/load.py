@@ -43,7 +43,7 @@ def run_driver(plan: dict[str, Any], timeout: float) -> tuple[list[Sample], list
         raise RuntimeError(f"the load driver failed ({done.returncode}): {done.stderr.strip()[-1500:]}")
     result = json.loads(done.stdout)
     rows = result["samples"]
-    samples = [Sample(int(r[0]), float(r[1]), float(r[2]), str(r[3]), str(r[5])) for r in rows]
+    samples = [Sample(int(r[0]), float(r[1]), float(r[2]), str(r[3]), str(r[5]), str(r[6])) for r in rows]
     return samples, [str(r[4]) for r in rows], float(result["elapsed"])
 
 

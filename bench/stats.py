@@ -18,6 +18,7 @@ class Sample:
     finished: float
     route: str = ""
     tag: str = ""  # what the request carried (the probe tags each request with its message)
+    error_code: str = ""  # a refused request's machine-readable code (e.g. database_busy)
 
     @property
     def latency(self) -> float:
@@ -29,7 +30,7 @@ def median(values: Sequence[float]) -> float:
 
 
 def errors_by_status(samples: Sequence[Sample], ok: tuple[int, ...] = (200,)) -> dict[str, int]:
-    counts = Counter(str(s.status) for s in samples if s.status not in ok)
+    counts = Counter(f"{s.status} {s.error_code}".strip() for s in samples if s.status not in ok)
     return dict(sorted(counts.items()))
 
 

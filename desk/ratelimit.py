@@ -25,10 +25,11 @@ import math
 import time
 
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
-from limits.storage import storage_from_string
+from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from desk.errors import RateLimited, ServiceUnavailable
+from desk.redis_pool import blocking_pool, uses_pool
 
 NAMESPACE = "support-desk"
 LIMIT_STORE_DOWN = "rate_limit_storage_unavailable"
@@ -61,7 +62,12 @@ class RateLimits:
     ) -> None:
         # `memory://` starts a short-lived expiry thread on a hit after a quiet spell; measured too cheap to be
         # worth overriding limits' private scheduling for (docs/performance.md).
-        self.storage = storage_from_string(storage_uri)
+        # A Redis store gets a blocking pool (desk/redis_pool.py): the default one refuses commands under load.
+        self.storage = (
+            RedisStorage(storage_uri, connection_pool=blocking_pool(storage_uri))
+            if uses_pool(storage_uri)
+            else storage_from_string(storage_uri)
+        )
         self._strategy = MovingWindowRateLimiter(self.storage)
         self._support: RateLimitItem = RateLimitItemPerMinute(per_minute, namespace=NAMESPACE)
         self._login: RateLimitItem = parse(login_limit)

@@ -155,7 +155,10 @@ class RedisEvents:
 
         self.url = url
         self.channel = channel
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        from desk.redis_pool import blocking_pool
+
+        # A blocking pool: a worker publishes from as many threads as it runs jobs (desk/redis_pool.py).
+        self._client = redis.Redis(connection_pool=blocking_pool(url, socket_connect_timeout=2.0, socket_timeout=5.0))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._subscribed = threading.Event()

@@ -161,3 +161,24 @@ def test_limit_holds_across_two_server_processes(two_servers: tuple[list[str], s
         over = send(base, customer)
         assert over.status_code == 429 and "retry-after" in over.headers
     assert send(bases[1], f"{customer}-other").status_code == 200
+
+
+def test_a_shared_limit_store_serves_more_concurrent_requests_than_connections() -> None:
+    """Past redis-py's default pool size, requests used to fail with 503 rate_limit_storage_unavailable."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from desk.ratelimit import RateLimits
+    from desk.redis_pool import POOL_CONNECTIONS
+
+    _redis_or_skip()
+    limits = RateLimits("redis://127.0.0.1:6379/15", 1_000_000, "10/minute")
+    threads = POOL_CONNECTIONS * 3  # and more than redis-py's 100 of its default pool
+    key = f"pool-{uuid.uuid4().hex}"
+
+    def hits(index: int) -> int:
+        for _ in range(5):
+            limits.hit_customer(f"{key}-{index % 4}")
+        return 5
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        assert sum(pool.map(hits, range(threads))) == threads * 5  # none refused

@@ -140,3 +140,12 @@ def test_steady_window() -> None:
     samples = [Sample(200, 0.0, 0.5), Sample(200, 0.5, 1.5), Sample(500, 1.0, 1.6), Sample(200, 1.5, 2.5)]
     assert steady_throughput(samples, 1.0, 2.0) == 1.0  # one success inside the window [1, 2]
     assert Path(__file__).name == "test_bench.py"
+
+
+def test_the_hosted_cpu_bench_runs_the_crew_on_the_fake_server_with_two_hosted_calls() -> None:
+    from bench.hosted_cpu import measure
+
+    result = measure(runs=4, rounds=2)
+    assert result["hosted_calls_per_request"] == 2.0  # classifier and specialist, both hosted
+    assert len(result["rounds_ms"]) == 2  # type: ignore[arg-type]
+    assert result["cpu_ms_per_request"] > 0  # type: ignore[operator]
