@@ -11,7 +11,7 @@ automatic rule never fires on it, whatever category or priority a hosted classif
 own emergency flag and a route forced by staff are explicit human choices and still win: a classifier that
 wrongly calls a real emergency out of scope must not be able to silence it.
 
-The desk's intake decides with it before the crew runs (to page at once), the Flow's @router decides with it
+The desk's intake decides with it before the crew runs (to page at once), the support flow decides with it
 inside the crew, and the case writes use it to record the route, priority and status of the answer.
 """
 

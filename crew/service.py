@@ -1,14 +1,15 @@
 """`SupportDesk`: the crew behind the API and the CLI (implements `crew.models.SupportCrew`).
 
 Build it once per process with `SupportDesk.from_config(config)` (imports crewai, ~5 s), then call
-`classify` / `handle` from any number of threads: each request builds its own Flow and borrows crews
-from the pool in the shared parts, one kickoff at a time (CrewAI objects keep per-run state), over shared,
-read-only models, prompts and knowledge base.
+`classify` / `handle` from any number of threads: each request runs its own support flow over shared,
+read-only models, prompts and knowledge base; the direct tasks keep no per-run state, and the complex crew
+is borrowed from the pool in the shared parts, one kickoff at a time (CrewAI objects keep per-run state).
 
 Accounting is per request, from CrewAI's events: a `RequestMeter` sits in a context variable while the
 request runs; CrewAI copies the context into its event-handler threads, so each LLM-call and tool event
-lands in the meter of the request that caused it (a model's own counters are lifetime totals shared by
-every agent and request, so they are not used). The two handlers are registered on CrewAI's process-wide
+lands in the meter of the request that caused it; the handlers run on the bus's thread pool, so a run
+flushes the bus before reading its meter (a model's own counters are lifetime totals shared by every agent
+and request, so they are not used). The two handlers are registered on CrewAI's process-wide
 event bus once per process, not per desk: they hold no desk, only read the context variable, so one pair
 serves every desk a process builds (tests and benchmarks build several), and none is left behind on the
 bus by a desk that is gone.
