@@ -2,7 +2,9 @@
 
     curl -N -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/support/cases/$CASE/events
 
-Events: `message` (a new message in the thread, JSON like MessageOut), `status` (`{"status": ...}`) and, for
+Events: `message` (a new message in the thread, JSON like MessageOut), `status` (`{"status": ...}`),
+`progress` (the crew job's steps as they happen: `{"event": "running" | "classified" | "routed" | "answered" |
+"failed", "job_id", "at", ...}`, e.g. the route once it is chosen; desk/jobs/events.py) and, for
 staff only, `sla` (a near-breach or breach of one of the case's SLA clocks: `{"id", "kind", "at", "clock",
 "cycle", "deadline", ...}`; every connection replays them, so clients de-duplicate by `id`).
 The first events replay the thread and the current status; then the stream polls the case store every
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -27,6 +30,7 @@ from api.openapi import error_responses
 from api.validation import CaseIdPath
 from desk.case_events import CaseChanges, changes_since
 from desk.cases import get_case_for
+from desk.jobs.events import EventHub, JobEvent
 from desk.models import Role
 
 router = APIRouter(prefix="/support/cases", tags=["cases"])
@@ -60,6 +64,18 @@ def _encode(changes: CaseChanges, last_status: str | None) -> list[str]:
     return out
 
 
+def _progress(events: queue.Queue[JobEvent]) -> list[str]:
+    """The job events that arrived since the last look (the outcome itself travels as `message`/`status`)."""
+    out: list[str] = []
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            return out
+        data = {k: v for k, v in event.data.items() if k != "outcome"}
+        out.append(_sse("progress", {"event": event.event, "job_id": event.job_id, "at": event.at, **data}))
+
+
 @router.get(
     "/{case_id}/events",
     response_class=StreamingResponse,
@@ -80,12 +96,21 @@ def case_events(
     session_factory = request.app.state.session_factory
 
     staff = user.role in (Role.STAFF, Role.ADMIN)
+    hub: EventHub = request.app.state.jobs.hub
 
     def poll(after: int, notes_after: int) -> CaseChanges | None:
         with session_factory() as poll_session:
             return changes_since(poll_session, case_id, after, sla_notes_after=notes_after if staff else None)
 
     async def stream() -> AsyncIterator[str]:
+        progress = hub.subscribe(case_id)
+        try:
+            async for chunk in updates(progress):
+                yield chunk
+        finally:
+            hub.unsubscribe(case_id, progress)
+
+    async def updates(progress: queue.Queue[JobEvent]) -> AsyncIterator[str]:
         after, last_status, notes_after = last_event_id or 0, None, 0
         deadline = time.monotonic() + wait
         beat = time.monotonic() + HEARTBEAT_SECONDS
@@ -93,6 +118,8 @@ def case_events(
             changes = await run_in_threadpool(poll, after, notes_after)
             if changes is None:
                 return
+            for chunk in _progress(progress):
+                yield chunk
             for chunk in _encode(changes, last_status):
                 yield chunk
             after = changes.last_message_id or after

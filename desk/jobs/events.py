@@ -4,9 +4,12 @@ Every event names its case and job. Two kinds of listener use them in an API pro
 - a request waiting for its answer (`EventHub.expect(job_id)` before the job is sent, then `.wait(timeout)`);
 - a case's event stream (`EventHub.subscribe(case_id)`: a queue of events, for Server-Sent Events).
 
-Transports: the embedded default publishes in-process; with a broker, workers publish on a Redis channel
-(`RedisEvents`) that one listener thread per API process relays to its hub. Without Redis for events (a
-RabbitMQ broker and nothing else) a waiter polls the jobs table instead (`poll_engine`).
+Transports: the embedded default publishes in-process; with a broker, workers publish on Redis channels
+(`RedisEvents`) that one listener thread per API process relays to its hub: the terminal events (`answered`,
+`failed`) on one channel every API process listens to, the progress events on a second one that a process
+listens to only while one of its clients streams a case (otherwise every process would parse every job's
+progress for nobody). Without Redis for events (a RabbitMQ broker and nothing else) a waiter polls the jobs
+table instead (`poll_engine`), and streams carry no progress from workers.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"answered", "failed"})
 CHANNEL = "support-desk:job-events"
+PROGRESS_CHANNEL = "support-desk:job-progress"
+# How long the listener waits for a message before it looks whether its process wants progress events: the
+# longest a new stream may miss progress published after it opened.
+LISTEN_TIMEOUT_SECONDS = 0.2
 SUBSCRIBER_QUEUE_SIZE = 256
 
 
@@ -121,6 +128,10 @@ class EventHub:
             self._subscribers.setdefault(case_id, []).append(events)
         return events
 
+    def has_subscribers(self) -> bool:
+        with self._lock:
+            return bool(self._subscribers)
+
     def unsubscribe(self, case_id: str, events: queue.Queue[JobEvent]) -> None:
         with self._lock:
             listeners = self._subscribers.get(case_id, [])
@@ -150,11 +161,12 @@ Publish = Callable[[JobEvent], None]
 class RedisEvents:
     """Events over a Redis channel: `publish` from any process; `start(hub)` relays them into a hub."""
 
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+    def __init__(self, url: str, channel: str = CHANNEL, progress_channel: str = PROGRESS_CHANNEL) -> None:
         import redis
 
         self.url = url
         self.channel = channel
+        self.progress_channel = progress_channel
         from desk.redis_pool import blocking_pool
 
         # A blocking pool: a worker publishes from as many threads as it runs jobs (desk/redis_pool.py).
@@ -167,7 +179,8 @@ class RedisEvents:
         import redis
 
         try:
-            self._client.publish(self.channel, event.to_json())
+            channel = self.channel if event.event in TERMINAL else self.progress_channel
+            self._client.publish(channel, event.to_json())
         except redis.RedisError:
             # The job row still says how it ended: waiters fall back to reading it.
             logger.warning("job event %s of job %s not published (Redis unreachable)", event.event, event.job_id)
@@ -190,11 +203,17 @@ class RedisEvents:
 
         while not self._stop.is_set():
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            progress = False
             try:
                 pubsub.subscribe(self.channel)
                 self._subscribed.set()
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=0.5)
+                    # Only this thread touches the pubsub connection (redis-py's PubSub is not thread-safe).
+                    wanted = hub.has_subscribers()
+                    if wanted != progress:
+                        (pubsub.subscribe if wanted else pubsub.unsubscribe)(self.progress_channel)
+                        progress = wanted
+                    message = pubsub.get_message(timeout=LISTEN_TIMEOUT_SECONDS)
                     if message is not None and message.get("type") == "message":
                         try:
                             hub.dispatch(JobEvent.from_json(message["data"]))

@@ -3,6 +3,7 @@ JOB_WAIT_SECONDS, queued/running/answered statuses, Idempotency-Key replays, and
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -229,3 +230,27 @@ def _payload(message: str) -> dict[str, Any]:
         "history": [],
         "paged": False,
     }
+
+
+def test_the_case_stream_carries_the_jobs_progress_while_it_is_open(
+    client_for: Callable[..., TestClient], tmp_path: Path, make_account: MakeAccount
+) -> None:
+    client = client_for(make_settings(tmp_path), FakeCrew())
+    alice = make_account(client, "alice", "customer", "cust-a")
+    case_id = client.post("/support/request", json={"message": "invoice copy"}, headers=alice).json()["case_id"]
+
+    def follow_up_later() -> None:
+        time.sleep(0.5)  # the stream below is open by then
+        client.post(f"/support/cases/{case_id}/messages", json={"text": "and the VAT?"}, headers={**alice, **ASYNC})
+
+    later = threading.Thread(target=follow_up_later)
+    later.start()
+    text = client.get(f"/support/cases/{case_id}/events", params={"wait": 2.5}, headers=alice).text
+    later.join()
+
+    progress = [block.split("data: ", 1)[1] for block in text.split("\n\n") if block.startswith("event: progress")]
+    kinds = [json.loads(data)["event"] for data in progress]
+    assert kinds[-3:] == ["classified", "routed", "answered"], text
+    assert '"route": "billing"' in progress[-2]
+    assert "outcome" not in text  # the answer itself arrives as a message event
+    assert not client.app.state.jobs.hub.has_subscribers()  # type: ignore[attr-defined]
