@@ -201,23 +201,25 @@ class DirectTask:
     def _run_tools(self, calls: list[Any], messages: list[dict[str, Any]]) -> list[str]:
         """Runs the requested tools and appends the assistant's request and each result, as CrewAI does."""
         infos = [info for info in (extract_tool_call_info(call) for call in calls) if info is not None]
-        messages.append(
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": call_id,
-                        "type": "function",
-                        "function": {
-                            "name": name,
-                            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
-                        },
-                    }
-                    for call_id, name, arguments in infos
-                ],
-            }
-        )
+        request: dict[str, Any] = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                    },
+                }
+                for call_id, name, arguments in infos
+            ],
+        }
+        if calls and all(type(call).__qualname__ == "Part" for call in calls):
+            # Gemini's tool calls travel back as its own parts too (CrewAI's executor does the same).
+            request["raw_tool_call_parts"] = list(calls)
+        messages.append(request)
         results = []
         for call_id, name, arguments in infos:
             result = self._run_tool(call_id, name, arguments)

@@ -7,4 +7,8 @@ when the library changes (`tests/crew/test_compat.py`).
 
 A speed-up stays here only while a measured figure justifies it (docs/performance.md, "Private internals:
 kept and dropped").
+
+`crew/direct.py` is not here because it uses CrewAI's utilities rather than its private attributes, but it
+mirrors what CrewAI's agent executor sends (the tool-result messages, the forced final answer): after a CrewAI
+upgrade, run `tests/crew/test_direct.py` too; it fails when a kickoff and a direct task stop sending the same.
 """
