@@ -75,7 +75,8 @@ def test_a_flagged_message_gets_the_safe_reply_without_any_model_call(
     [event] = [e for e in _audit(settings) if e["event"] == "injection_flagged"]
     assert event["case_id"] == body["case_id"] and event["score"] > 0.5 and event["action"] == "safe_reply"
     audit_text = settings.audit_log_file.read_text()
-    assert "system prompt" not in audit_text and "900" not in audit_text
+    # The attack's words, not a bare "900": hashes and request ids in the audit lines are hex and may hold it.
+    assert "system prompt" not in audit_text and "900 euros" not in audit_text
 
 
 def test_a_flagged_message_is_never_an_automatic_emergency(
