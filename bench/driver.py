@@ -38,8 +38,8 @@ async def _send(client: httpx.AsyncClient, origin: float, request: dict[str, Any
             route = str(response.json().get("agent_type", ""))
         else:
             code = _error_code(response)
-    except httpx.HTTPError:
-        status = 0
+    except httpx.HTTPError as exc:
+        status, code = 0, type(exc).__name__  # e.g. ReadTimeout, RemoteProtocolError
     return [status, started, time.perf_counter() - origin, route, label, str(request.get("tag", "")), code]
 
 
