@@ -88,7 +88,8 @@ class JobRecovery:
 
 
 class RecoveryLoop:
-    """`sweep` every `every` seconds on a daemon thread, until `stop`; a failed sweep is logged and retried."""
+    """`sweep` every `every` seconds on a daemon thread, until `stop`; a failed sweep is logged and retried.
+    A worker's main process runs `JobRecovery.sweep` on it, an API process its `JobService` turn."""
 
     def __init__(self, sweep: Callable[[], object], every: float, name: str = "job-sweep") -> None:
         self._sweep = sweep

@@ -11,7 +11,6 @@ both        the event hub (waiters and case streams), the recovery sweep (desk/j
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,7 +23,7 @@ from desk.jobs import runner, store
 from desk.jobs.broker import ANSWER_TASK, CREW_QUEUE, QUEUES, make_celery
 from desk.jobs.events import EventHub, JobEvent, Publish, RedisEvents, Waiter
 from desk.jobs.queue import EmbeddedQueue
-from desk.jobs.recovery import JobRecovery
+from desk.jobs.recovery import JobRecovery, RecoveryLoop
 from desk.settings import Settings
 
 if TYPE_CHECKING:
@@ -104,8 +103,7 @@ class JobService:
             queued_owner=self.queue.queued_owner,
             queued_lease=self.queue.queued_lease,
         )
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop: RecoveryLoop | None = None
         self._health: dict[str, Any] = {"mode": self.mode}
         self._last_health = 0.0
 
@@ -124,36 +122,33 @@ class JobService:
             self.redis_events.start(self.hub)
         if self.keeper is not None:
             self.keeper.start()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="job-sweep", daemon=True)
-        self._thread.start()
+        self._loop = RecoveryLoop(self._tick, self.settings.job_sweep_seconds)
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10.0)
-            self._thread = None
+        if self._loop is not None:
+            self._loop.stop()
+            self._loop = None
         self.queue.shutdown()
         if self.keeper is not None:
             self.keeper.stop()
         if self.redis_events is not None:
             self.redis_events.stop()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                self.sweep()
-            except Exception:
-                # The next sweep retries; abandoned jobs wait in the table meanwhile.
-                logger.exception("job recovery sweep failed; retrying")
-            try:
-                if time.monotonic() - self._last_health >= HEALTH_EVERY_SECONDS:
-                    self._health = self.check_health()
-                    self._last_health = time.monotonic()
-            except Exception:
-                logger.exception("job health check failed")
-            if self._stop.wait(self.settings.job_sweep_seconds):
-                return
+    def _tick(self) -> None:
+        """One turn of the service's thread: the sweep, then (every HEALTH_EVERY_SECONDS) the health snapshot;
+        a failure of either is logged and leaves the other to run."""
+        try:
+            self.sweep()
+        except Exception:
+            # The next sweep retries; abandoned jobs wait in the table meanwhile.
+            logger.exception("job recovery sweep failed; retrying")
+        try:
+            if time.monotonic() - self._last_health >= HEALTH_EVERY_SECONDS:
+                self._health = self.check_health()
+                self._last_health = time.monotonic()
+        except Exception:
+            logger.exception("job health check failed")
 
     # --- recovery ----------------------------------------------------------------------------------------
     def sweep(self) -> dict[str, int]:

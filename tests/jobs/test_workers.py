@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -32,6 +33,26 @@ def api_settings(tmp_path: Path, env: dict[str, str]) -> Settings:
         job_sweep_seconds=float(env["JOB_SWEEP_SECONDS"]),
         job_wait_seconds=float(env.get("JOB_WAIT_SECONDS", "30")),
     )
+
+
+def two_running_jobs(
+    client: TestClient, headers: dict[str, str], worker: Worker
+) -> tuple[list[httpx.Response], list[str]]:
+    """Two requests accepted with `Prefer: respond-async` (202) and running on `worker`: (responses, job ids)."""
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    accepted = [
+        client.post("/support/request", json={"message": f"charge {i}"}, headers={**headers, "Prefer": "respond-async"})
+        for i in range(2)
+    ]
+    assert [r.status_code for r in accepted] == [202, 202]
+    jobs = [r.json()["job_id"] for r in accepted]
+    wait_until(
+        lambda: all((j := store.get(engine, job)) is not None and j.status == "running" for job in jobs),
+        60,
+        "both jobs running",
+        worker.tail,
+    )
+    return accepted, jobs
 
 
 def test_the_api_hands_off_to_a_worker_and_waits_for_the_answer(
@@ -85,18 +106,7 @@ def test_kill_9_of_a_worker_mid_run_loses_no_case(
     alice = make_account(client, "alice", "customer", "cust-a")
     engine = client.app.state.engine  # type: ignore[attr-defined]
 
-    accepted = [
-        client.post("/support/request", json={"message": f"charge {i}"}, headers={**alice, "Prefer": "respond-async"})
-        for i in range(2)
-    ]
-    assert [r.status_code for r in accepted] == [202, 202]
-    jobs = [r.json()["job_id"] for r in accepted]
-    wait_until(
-        lambda: all((j := store.get(engine, job)) is not None and j.status == "running" for job in jobs),
-        60,
-        "both jobs running",
-        worker.tail,
-    )
+    accepted, jobs = two_running_jobs(client, alice, worker)
     children = worker.children()
     assert children, worker.tail()
     for child in children:
@@ -185,17 +195,7 @@ def test_a_worker_recovers_what_a_dead_worker_held_with_no_api_sweeping(
     alice = make_account(client, "alice", "customer", "cust-a")
     engine = client.app.state.engine  # type: ignore[attr-defined]
 
-    accepted = [
-        client.post("/support/request", json={"message": f"charge {i}"}, headers={**alice, "Prefer": "respond-async"})
-        for i in range(2)
-    ]
-    jobs = [r.json()["job_id"] for r in accepted]
-    wait_until(
-        lambda: all((j := store.get(engine, job)) is not None and j.status == "running" for job in jobs),
-        60,
-        "both jobs running",
-        first.tail,
-    )
+    accepted, jobs = two_running_jobs(client, alice, first)
     os.killpg(first.process.pid, signal.SIGKILL)  # the whole worker, as a machine crash would
     second = workers(env, tmp_path / "second.log", "--pool", "threads", "--concurrency", "2")
 
