@@ -86,6 +86,11 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
+def send_answer(app: Celery, job_id: str) -> None:
+    """Queue one crew run of the job row `job_id` on the `crew` queue (the API's hand-off and the sweeps)."""
+    app.send_task(ANSWER_TASK, args=[job_id], queue=CREW_QUEUE)
+
+
 def _answer(task: Task, job_id: str) -> None:
     context: WorkerContext | None = getattr(task.app, "support_desk", None)
     if context is None:
@@ -156,7 +161,7 @@ def recovery_loop(settings: Settings, app: Celery) -> RecoveryLoop:
         engine,
         AuditLog(settings.audit_log_file, engine),
         RedisEvents(url).publish if url else _no_events,
-        lambda job_id: app.send_task(ANSWER_TASK, args=[job_id], queue=CREW_QUEUE),
+        lambda job_id: send_answer(app, job_id),
         max_attempts=settings.job_max_attempts,
         queued_owner=None,
         queued_lease=timedelta(seconds=settings.job_queue_timeout_seconds),

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from desk.audit import AuditLog
 from desk.jobs import runner, store
-from desk.jobs.broker import ANSWER_TASK, CREW_QUEUE, QUEUES, make_celery
+from desk.jobs.broker import QUEUES, make_celery, send_answer
 from desk.jobs.events import EventHub, JobEvent, Publish, RedisEvents, Waiter
 from desk.jobs.queue import EmbeddedQueue
 from desk.jobs.recovery import JobRecovery, RecoveryLoop
@@ -48,7 +48,7 @@ class BrokerQueue:
         self.queued_lease = queued_lease
 
     def submit(self, job_id: str) -> None:
-        self.app.send_task(ANSWER_TASK, args=[job_id], queue=CREW_QUEUE)
+        send_answer(self.app, job_id)
 
     def expect(self, job_id: str) -> Waiter:
         return self.hub.expect(job_id)
