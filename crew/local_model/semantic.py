@@ -56,10 +56,14 @@ CLASSES: tuple[str, ...] = (*CATEGORIES, OUT_OF_SCOPE)
 OOS_INDEX = len(CATEGORIES)
 
 # Bump when the fitting procedure changes: cached fits made by another procedure are then refitted.
-FIT_VERSION = 2
+FIT_VERSION = 3
 REGRESSION_C = 30.0
 # The lexical scorer's and the regression's probabilities are averaged with this weight on the regression.
 EMBEDDING_WEIGHT = 0.5
+# An escalation call that no forcing rule made must lead the runner-up by this much of the averaged
+# probability, else the runner-up wins: a false escalation costs a person's attention, a missed one still
+# reaches a specialist who can hand the case to a person. Chosen by a rule on our examples (docs/routing.md).
+ESCALATION_MARGIN = 0.10
 # Share of our in-scope examples allowed below the out-of-scope cut-off (the 5th percentile).
 OOS_PERCENTILE = 5.0
 CV_FOLDS = 5
@@ -169,7 +173,10 @@ def combine(
     probabilities = (1.0 - EMBEDDING_WEIGHT) * lexical.probabilities + EMBEDDING_WEIGHT * in_scope
     if lexical.forced is not None:
         return EnsembleOutcome(probabilities, lexical.forced, out_of_scope=False)
-    category = CATEGORIES[int(np.argmax(probabilities))]
+    order = np.argsort(probabilities)[::-1]
+    category = CATEGORIES[int(order[0])]
+    if category == "escalation" and probabilities[order[0]] - probabilities[order[1]] < ESCALATION_MARGIN:
+        category = CATEGORIES[int(order[1])]
     far = nearest_similarity < threshold and not lexical.support_vocabulary
     outside = far or int(np.argmax(embedding)) == OOS_INDEX
     return EnsembleOutcome(probabilities, "general" if outside else category, out_of_scope=outside)

@@ -130,9 +130,11 @@ def test_cli_missing_column_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
     assert captured.out == ""
 
 
-# Floors a little under what the router measured when these were written (0.88 and 0.69), so a change
-# that makes routing clearly worse fails here.
-@pytest.mark.parametrize(("file_name", "floor"), [("routing_bitext.csv", 0.84), ("routing_priority_tickets.csv", 0.66)])
+# Floors a little under what the router measures (0.831 and 0.684, docs/routing.md), so a change that makes
+# routing clearly worse fails here. They guard against regressions; they are not the targets, and the
+# router is never fitted to these sets (the Bitext floor came down from 0.84 when the embedding half, fitted on
+# our own examples only, traded Bitext for routing that holds on text nobody tuned it to).
+@pytest.mark.parametrize(("file_name", "floor"), [("routing_bitext.csv", 0.81), ("routing_priority_tickets.csv", 0.66)])
 def test_macro_f1_on_shared_data_stays_above_floor(
     shared_datasets: Path, capsys: pytest.CaptureFixture[str], file_name: str, floor: float
 ) -> None:
