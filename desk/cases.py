@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crew.decision import decide
@@ -124,8 +124,8 @@ def subject_of(message: str) -> str:
     return first[: cut if cut > SUBJECT_MAX // 2 else SUBJECT_MAX].rstrip(" ,.;:") + "…"
 
 
-def open_case(
-    engine: Engine,
+def insert_case(
+    conn: Connection,
     *,
     customer_id: str,
     account_id: int,
@@ -136,7 +136,8 @@ def open_case(
     message: str,
     language: str | None = None,
 ) -> OpenCase:
-    """Store the case and the customer's message before the crew runs (so a crew failure leaves a trace)."""
+    """Insert the case and the customer's first message on `conn`, in the caller's transaction, which commits
+    before the crew runs: a crew failure or a crash leaves the case stored."""
     case = OpenCase(
         id=new_case_id(),
         customer_id=customer_id,
@@ -147,29 +148,27 @@ def open_case(
         priority=Priority.URGENT if emergency else None,
         language=language,
     )
-    # One transaction, committed before the crew runs: a crew failure or a crash leaves the case stored.
-    with engine.begin() as conn:
-        conn.execute(
-            INSERT_CASE,
-            {
-                "id": case.id,
-                "customer_id": customer_id,
-                "created_by": account_id,
-                "requested_route": requested_route.value,
-                "status": case.status.value,
-                "priority": case.priority.value if case.priority else None,
-                "emergency": emergency,
-                "auto_emergency": False,
-                "sanitised": sanitised,
-                "degraded": False,
-                "context": context,
-                "subject": subject_of(message),
-                "language": language,
-                "created_at": case.updated_at,
-                "updated_at": case.updated_at,
-            },
-        )
-        conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.CUSTOMER, message, [], case.updated_at))
+    conn.execute(
+        INSERT_CASE,
+        {
+            "id": case.id,
+            "customer_id": customer_id,
+            "created_by": account_id,
+            "requested_route": requested_route.value,
+            "status": case.status.value,
+            "priority": case.priority.value if case.priority else None,
+            "emergency": emergency,
+            "auto_emergency": False,
+            "sanitised": sanitised,
+            "degraded": False,
+            "context": context,
+            "subject": subject_of(message),
+            "language": language,
+            "created_at": case.updated_at,
+            "updated_at": case.updated_at,
+        },
+    )
+    conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.CUSTOMER, message, [], case.updated_at))
     return case
 
 
@@ -223,14 +222,13 @@ def record_answer(
         record_status(conn, case.id, case.status.value, case.updated_at)
 
 
-def add_customer_message(engine: Engine, thread: CaseThread, text: str, *, sanitised: bool) -> OpenCase:
-    """Store a follow-up before the crew runs, like a first message."""
+def insert_customer_message(conn: Connection, thread: CaseThread, text: str, *, sanitised: bool) -> OpenCase:
+    """Insert a follow-up on `conn` (the caller's transaction, committed before the crew runs)."""
     case = thread.case
     case.updated_at = utcnow()
     case.sanitised = case.sanitised or sanitised
-    with engine.begin() as conn:
-        conn.execute(UPDATE_CASE, {"case_id": case.id, "sanitised": case.sanitised, "updated_at": case.updated_at})
-        conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.CUSTOMER, text, [], case.updated_at))
+    conn.execute(UPDATE_CASE, {"case_id": case.id, "sanitised": case.sanitised, "updated_at": case.updated_at})
+    conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.CUSTOMER, text, [], case.updated_at))
     return case
 
 

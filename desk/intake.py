@@ -2,10 +2,10 @@
 
 Both take the same steps, in this order:
     who the message acts for -> sanitising -> the customer's rate limit -> the route and emergency decision
-    (`crew.decision.decide`, with the auto-emergency rule) -> the message stored before the crew runs ->
-    the page for an emergency -> the crew, with the thread so far -> the answer, or the failure, recorded
-    with the crew's latency.
-The crew's part runs as a job (desk/jobs/): `_hand_off` stores it and sends it to the app's queue (the
+    (`crew.decision.decide`, with the auto-emergency rule) -> the message and the crew's job stored before
+    the crew runs (one transaction; an emergency pages first and stores its job after) -> the crew, with
+    the thread so far -> the answer, or the failure, recorded with the crew's latency.
+The crew's part runs as a job (desk/jobs/): `_run_job` runs it here or sends it to the app's queue (the
 embedded pool or a Celery worker) and waits for it up to a time; the job runs `answer_case`. Unless the
 rate-limit store is down, the auto-emergency check (a classifier call) is the job's first step too.
 A follow-up on a case that people have (escalated, acknowledged, in progress) is stored and not answered by
@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from crew.decision import Decision, decide
 from crew.errors import CrewError
@@ -238,22 +238,30 @@ def file_request(
     _audit_sanitised(intake.audit, user, customer_id, clean.changed_fields, request_id)
     requested = decision.route if decision.emergency else request.route
     language = intake.languages.detect(clean.message)
-    case = cases.open_case(
-        intake.engine,
-        customer_id=customer_id,
-        account_id=user.account_id,
-        requested_route=requested,
-        emergency=decision.emergency,
-        sanitised=bool(clean.changed_fields),
-        context=clean.context,
-        message=clean.message,
-        language=language,
-    )
+    job = Handoff(decision, classification, requested, (), False, check_in_job, "first_message")
+    ticket = _ticket(intake)
+    with intake.engine.begin() as conn:
+        case = cases.insert_case(
+            conn,
+            customer_id=customer_id,
+            account_id=user.account_id,
+            requested_route=requested,
+            emergency=decision.emergency,
+            sanitised=bool(clean.changed_fields),
+            context=clean.context,
+            message=clean.message,
+            language=language,
+        )
+        # Any message but an emergency has its job stored with it: one transaction, so no crash leaves the
+        # case without one. An emergency pages first, as its job says whether the page went out.
+        job_id = None if decision.emergency else _insert_job(conn, case, clean, job, ticket, idempotency_key_id)
     # Prompt-injection guard (desk/injection_guard.py): a flagged message is audited and marked on its case.
     injection_guard.record(intake, user, customer_id, case.id, clean.message, request_id)
-    paged = decision.emergency and intake.hook.on_emergency(case.id, customer_id=customer_id, auto=decision.auto)
-    job = Handoff(decision, classification, requested, (), paged, check_in_job, "first_message")
-    return _hand_off(intake, case, clean, job, wait=wait, idempotency_key_id=idempotency_key_id)
+    if job_id is None:
+        job = replace(job, paged=intake.hook.on_emergency(case.id, customer_id=customer_id, auto=decision.auto))
+        with intake.engine.begin() as conn:
+            job_id = _insert_job(conn, case, clean, job, ticket, idempotency_key_id)
+    return _run_job(intake, case, clean, job_id, ticket, wait=wait)
 
 
 def follow_up(
@@ -280,19 +288,24 @@ def follow_up(
     accept_because = "for_people" if case.with_people else "emergency" if decision.emergency else None
     _fail_open_or_raise(intake, user, case.customer_id, down, request_id, accept_because=accept_because)
     _audit_sanitised(intake.audit, user, case.customer_id, clean.changed_fields, request_id)
-    open_case = cases.add_customer_message(intake.engine, case, clean.message, sanitised=bool(clean.changed_fields))
+    # No forced route on a follow-up: the crew routes on this message's classification, with the thread.
+    route = decision.route if decision.emergency else Route.AUTO
+    job = Handoff(decision, classification, route, case.history, False, check_in_job, "follow_up")
+    ticket = _ticket(intake)
+    for_crew = not case.with_people and not decision.emergency  # its job is stored with the message
+    with intake.engine.begin() as conn:
+        open_case = cases.insert_customer_message(conn, case, clean.message, sanitised=bool(clean.changed_fields))
+        job_id = _insert_job(conn, open_case, clean, job, ticket, idempotency_key_id) if for_crew else None
     injection_guard.record(intake, user, case.customer_id, open_case.id, clean.message, request_id)  # guard
     if case.with_people:
         return Reply(open_case, None, sanitised_fields=clean.changed_fields)
-    if decision.emergency:
+    if job_id is None:
         cases.escalate(intake.engine, open_case, auto=decision.auto)
-    paged = decision.emergency and intake.hook.on_emergency(
-        open_case.id, customer_id=open_case.customer_id, auto=decision.auto
-    )
-    # No forced route on a follow-up: the crew routes on this message's classification, with the thread.
-    route = decision.route if decision.emergency else Route.AUTO
-    job = Handoff(decision, classification, route, case.history, paged, check_in_job, "follow_up")
-    return _hand_off(intake, open_case, clean, job, wait=wait, idempotency_key_id=idempotency_key_id)
+        paged = intake.hook.on_emergency(open_case.id, customer_id=open_case.customer_id, auto=decision.auto)
+        job = replace(job, paged=paged)
+        with intake.engine.begin() as conn:
+            job_id = _insert_job(conn, open_case, clean, job, ticket, idempotency_key_id)
+    return _run_job(intake, open_case, clean, job_id, ticket, wait=wait)
 
 
 def _check_in_job(intake: Intake, down: ServiceUnavailable | None, *, flagged: bool) -> bool:
@@ -334,46 +347,59 @@ class Handoff:
         }
 
 
-def _hand_off(
-    intake: Intake,
+@dataclass(frozen=True)
+class JobTicket:
+    """Who holds a new job until a runner claims it, and for how long."""
+
+    owner: str | None
+    lease: timedelta
+
+
+def _ticket(intake: Intake) -> JobTicket:
+    """Run in this request (no queue): held by an owner of its own for the whole time limit. Queued: as the
+    queue says (a broker's jobs are held by nobody until the queue timeout)."""
+    from desk.jobs import runner  # imported here: desk.jobs runs `answer_case` below, so it imports this module
+
+    if intake.jobs is None:
+        return JobTicket(runner.new_owner("inline"), timedelta(seconds=intake.settings.job_time_limit_seconds))
+    return JobTicket(intake.jobs.queued_owner, intake.jobs.queued_lease)
+
+
+def _insert_job(
+    conn: Connection,
     case: cases.OpenCase,
     clean: CleanInput,
     job: Handoff,
-    *,
-    wait: float | None,
+    ticket: JobTicket,
     idempotency_key_id: int | None,
+) -> str:
+    """The crew's job for the case, on the caller's transaction (the Idempotency-Key row is bound to it)."""
+    from desk.jobs import store
+
+    return store.insert_job(
+        conn,
+        case_id=case.id,
+        kind=job.kind,
+        payload=job.payload(clean),
+        owner=ticket.owner,
+        lease=ticket.lease,
+        idempotency_key_id=idempotency_key_id,
+    )
+
+
+def _run_job(
+    intake: Intake, case: cases.OpenCase, clean: CleanInput, job_id: str, ticket: JobTicket, *, wait: float | None
 ) -> Reply:
-    """Store the crew's job for the case, send it, and wait up to `wait` seconds for its outcome."""
-    # Imported here: the runner runs `answer_case` below, so desk.jobs imports this module, not the reverse.
-    from desk.jobs import runner, store
+    """Run the stored job here, or send it to the queue and wait up to `wait` seconds for its outcome."""
+    from desk.jobs import runner
     from desk.jobs.events import JobEvent
 
     queue = intake.jobs
-    payload = job.payload(clean)
     wait = intake.settings.job_wait_seconds if wait is None else wait
     if queue is None:
-        lease = timedelta(seconds=intake.settings.job_time_limit_seconds)
-        owner = runner.new_owner("inline")
-        job_id = store.create(
-            intake.engine,
-            case_id=case.id,
-            kind=job.kind,
-            payload=payload,
-            owner=owner,
-            lease=lease,
-            idempotency_key_id=idempotency_key_id,
-        )
-        outcome = runner.run(runner.Runtime(intake, lambda event: None, owner), job_id)
+        # `_ticket` always names an owner for a job run in this request.
+        outcome = runner.run(runner.Runtime(intake, lambda event: None, cast(str, ticket.owner)), job_id)
     else:
-        job_id = store.create(
-            intake.engine,
-            case_id=case.id,
-            kind=job.kind,
-            payload=payload,
-            owner=queue.queued_owner,
-            lease=queue.queued_lease,
-            idempotency_key_id=idempotency_key_id,
-        )
         queue.publish(JobEvent("queued", case.id, job_id))
         waiter = queue.expect(job_id) if wait > 0 else None
         queue.submit(job_id)

@@ -93,8 +93,8 @@ class Claimed:
     created_at: datetime
 
 
-def create(
-    engine: Engine,
+def insert_job(
+    conn: Connection,
     *,
     case_id: str,
     kind: str,
@@ -103,27 +103,27 @@ def create(
     lease: timedelta,
     idempotency_key_id: int | None = None,
 ) -> str:
-    """Store a queued job for the case and show the case as queued (unless people have it)."""
+    """Store a queued job for the case and show the case as queued (unless people have it), on `conn`: the
+    intake inserts the case (or its follow-up) and its job in one transaction."""
     job_id, now = new_job_id(), utcnow()
-    with engine.begin() as conn:
-        conn.execute(
-            INSERT_JOB,
-            {
-                "id": job_id,
-                "case_id": case_id,
-                "kind": kind,
-                "status": JobStatus.QUEUED.value,
-                "attempts": 0,
-                "payload": payload,
-                "owner": owner,
-                "lease_expires_at": now + lease,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        _set_case_status(conn, case_id, CaseStatus.QUEUED, now, CREW_STATUSES)
-        if idempotency_key_id is not None:
-            conn.execute(BIND_KEY, {"key_id": idempotency_key_id, "c": case_id, "j": job_id})
+    conn.execute(
+        INSERT_JOB,
+        {
+            "id": job_id,
+            "case_id": case_id,
+            "kind": kind,
+            "status": JobStatus.QUEUED.value,
+            "attempts": 0,
+            "payload": payload,
+            "owner": owner,
+            "lease_expires_at": now + lease,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    _set_case_status(conn, case_id, CaseStatus.QUEUED, now, CREW_STATUSES)
+    if idempotency_key_id is not None:
+        conn.execute(BIND_KEY, {"key_id": idempotency_key_id, "c": case_id, "j": job_id})
     return job_id
 
 

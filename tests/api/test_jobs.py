@@ -160,6 +160,29 @@ def test_concurrent_retries_with_one_key_open_one_case(
     assert final.json()["case_id"] in case_ids
 
 
+def test_a_job_that_cannot_be_stored_leaves_no_case_behind(
+    client_for: Callable[..., TestClient], tmp_path: Path, make_account: MakeAccount
+) -> None:
+    """The case and its job are stored in one transaction: a failure to store the job is a clear 503 and
+    leaves no case that nothing would ever answer (an orphan the customer would wait on)."""
+    client = client_for(make_settings(tmp_path), FakeCrew())
+    alice = make_account(client, "alice", "customer", "cust-a")
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE jobs RENAME TO jobs_away")
+    try:
+        response = client.post("/support/request", json={"message": "refund please"}, headers={**alice, **ASYNC})
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE jobs_away RENAME TO jobs")
+
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] and response.json()["request_id"] and "Traceback" not in response.text
+    assert count_cases(client) == 0
+    retried = client.post("/support/request", json={"message": "refund please"}, headers={**alice, **ASYNC})
+    assert retried.status_code == 202 and count_cases(client) == 1
+
+
 def test_a_crew_failure_is_replayed_not_retried(
     client_for: Callable[..., TestClient], tmp_path: Path, make_account: MakeAccount
 ) -> None:
@@ -189,15 +212,15 @@ def test_the_sweep_requeues_a_dead_holders_job_and_gives_up_after_the_attempts(
 
     def dead_job(attempts: int) -> str:
         # As a crashed process leaves it: running, held by nobody alive, its lease run out.
-        job_id = store.create(
-            engine,
-            case_id=case_id,
-            kind="follow_up",
-            payload=_payload("still there?"),
-            owner="api:gone:1:x",
-            lease=timedelta(seconds=30),
-        )
         with engine.begin() as conn:
+            job_id = store.insert_job(
+                conn,
+                case_id=case_id,
+                kind="follow_up",
+                payload=_payload("still there?"),
+                owner="api:gone:1:x",
+                lease=timedelta(seconds=30),
+            )
             conn.execute(
                 update(Job)
                 .where(Job.id == job_id)

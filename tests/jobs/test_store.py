@@ -23,19 +23,25 @@ def test_a_claim_has_one_winner_counts_attempts_and_takes_over_an_expired_lease(
         session.add(account)
         session.flush()
         account_id = account.id
-    case = cases.open_case(
-        engine,
-        customer_id="cust-a",
-        account_id=account_id,
-        requested_route=Route.AUTO,
-        emergency=False,
-        sanitised=False,
-        context=None,
-        message="refund please",
-    )
-    job_id = store.create(
-        engine, case_id=case.id, kind="first_message", payload={"message": "x"}, owner=None, lease=timedelta(minutes=1)
-    )
+    with engine.begin() as conn:
+        case = cases.insert_case(
+            conn,
+            customer_id="cust-a",
+            account_id=account_id,
+            requested_route=Route.AUTO,
+            emergency=False,
+            sanitised=False,
+            context=None,
+            message="refund please",
+        )
+        job_id = store.insert_job(
+            conn,
+            case_id=case.id,
+            kind="first_message",
+            payload={"message": "x"},
+            owner=None,
+            lease=timedelta(minutes=1),
+        )
 
     def take(owner: str) -> store.Claimed | None:
         return store.claim(engine, job_id, owner=owner, lease=timedelta(seconds=30), max_attempts=2)
