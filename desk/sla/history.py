@@ -5,7 +5,7 @@ Status changes are written where they matter to the clocks: the crew's answer (`
 emergency follow-up (`cases.escalate`), staff setting a status or handing back (`oncall.actions`) and the
 SLA sweeper's hand-over. Any other change (a job given up, an acknowledgement) is still seen: when the case's
 current status differs from the last one recorded, it counts from the case's `updated_at`. A case created as
-an emergency starts `escalated`, any other `open`, as `cases.open_case` stores them (an emergency whose first
+an emergency starts `escalated`, any other `open`, as `cases.insert_case` stores them (an emergency whose first
 recorded status is not `escalated` became one later, by `cases.escalate`).
 """
 

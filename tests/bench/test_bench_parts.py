@@ -74,7 +74,7 @@ def test_profile_buckets_code_by_its_package_not_its_path() -> None:
     from desk import cases
 
     modules = Modules()
-    code = cases.open_case.__code__
+    code = cases.insert_case.__code__
     assert modules.module((code.co_filename, code.co_firstlineno, code.co_name)) == "desk.cases"
     assert package_of(modules.module((stats.__file__, 1, "percentile"))) == "bench"
     assert package_of(modules.module((router.__file__, 1, "classify"))) == LOCAL_MODEL
