@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import phonenumbers
 from stdnum import iban as _iban
@@ -80,6 +81,14 @@ _PHONE_WORDS = re.compile(
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?!\d)")
 _ENOUGH_DIGITS = re.compile(r"(?:\D*\d){6}")
+# Every pattern but the e-mail's holds a digit, and no match reaches further than this from the digits it holds
+# (the longest, a named id, about 65 characters), so only the text this close to a digit is scanned: a prompt of
+# several thousand characters with a few numbers in it is scanned a few hundred characters at a time.
+_REACH = 96
+_DIGIT_RUN = re.compile(r"\d+")
+_PHONE_MIN_DIGITS = 7
+# A UK NINO holds 6 digits; cards, the other national ids and named ids hold more (IBANs can hold fewer).
+_FEWEST_ID_DIGITS = 6
 # Regions a number without a country code is tried in: the desk's languages' countries.
 REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "PT", "NL", "BE", "AT", "CH", "IE")
 
@@ -159,7 +168,7 @@ def _valid_phone(candidate: str, context_says_phone: bool) -> bool:
     national_shape = stripped.startswith(("0", "(")) or grouped
     if not context_says_phone and not (len(digits) >= 9 and national_shape):
         return False
-    if len(digits) < 7 or len(digits) > 12:
+    if len(digits) < _PHONE_MIN_DIGITS or len(digits) > 12:
         return False
     for region in REGIONS:
         try:
@@ -217,27 +226,70 @@ def find_pii(text: str) -> list[Finding]:
     if "@" in text:
         found += [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
     if _ENOUGH_DIGITS.match(text):
-        found += [f for m in _IBAN.finditer(text) if (f := _iban_finding(m)) is not None]
-        found += [Finding("card", m.start(), m.end()) for m in _CARD.finditer(text) if is_card_number(m.group(0))]
-        for pattern, check, detail in _ID_PATTERNS:
-            found += [Finding("id", m.start(), m.end(), detail) for m in pattern.finditer(text) if check(m.group(0))]
-        found += [
-            Finding("id", m.start("number"), m.end("number"), m.group("name").lower())
-            for m in _NAMED_ID.finditer(text)
-            if _named_id_ok(m.group("name"), m.group("number"))
-        ]
+        near = near_digits(text)
+        for start, end, digits in near:
+            found += _numbers_in(text, start, end, digits)
         taken = _merge(found)
-        for m in _PHONE.finditer(text):
-            start, end = m.start(), m.end()
-            # Trim what the loose pattern took around the number ("(", trailing separators).
-            while end > start and not text[end - 1].isdigit():
-                end -= 1
-            if any(f.start < end and start < f.end for f in taken) or text[end : end + 1] == ":":
-                continue  # taken, or a time of day ("10:14")
-            context = bool(_PHONE_WORDS.search(text[max(0, start - 40) : start]))
-            if _valid_phone(text[start:end], context):
-                found.append(Finding("phone", start, end))
+        for start, end, _digits in near:
+            found += _phones_in(text, start, end, taken)
     return _merge(found)
+
+
+class Stretch(NamedTuple):
+    start: int
+    end: int
+    digits: int
+
+
+def near_digits(text: str) -> list[Stretch]:
+    """The stretches of `text` within _REACH of a digit, merged and in order, with the digits each holds."""
+    spans: list[Stretch] = []
+    for run in _DIGIT_RUN.finditer(text):
+        start, end, digits = max(0, run.start() - _REACH), min(len(text), run.end() + _REACH), run.end() - run.start()
+        if spans and start <= spans[-1].end:
+            last = spans[-1]
+            spans[-1] = Stretch(last.start, end, last.digits + digits)
+        else:
+            spans.append(Stretch(start, end, digits))
+    return spans
+
+
+def _numbers_in(text: str, start: int, end: int, digits: int) -> list[Finding]:
+    """IBANs, cards and national ids in text[start:end] (the patterns' look-arounds still see the whole text)."""
+    found = [f for m in _IBAN.finditer(text, start, end) if (f := _iban_finding(m)) is not None]
+    if digits < _FEWEST_ID_DIGITS:
+        return found  # a reference like "KB-004" or "step 2": too few digits for a card or any national id
+    found += [
+        Finding("card", m.start(), m.end()) for m in _CARD.finditer(text, start, end) if is_card_number(m.group(0))
+    ]
+    for pattern, check, detail in _ID_PATTERNS:
+        found += [
+            Finding("id", m.start(), m.end(), detail) for m in pattern.finditer(text, start, end) if check(m.group(0))
+        ]
+    found += [
+        Finding("id", m.start("number"), m.end("number"), m.group("name").lower())
+        for m in _NAMED_ID.finditer(text, start, end)
+        if _named_id_ok(m.group("name"), m.group("number"))
+    ]
+    return found
+
+
+def _phones_in(text: str, start: int, end: int, taken: list[Finding]) -> list[Finding]:
+    """Phone numbers in text[start:end] that no other finding holds."""
+    found = []
+    for m in _PHONE.finditer(text, start, end):
+        first, last = m.start(), m.end()
+        # Trim what the loose pattern took around the number ("(", trailing separators).
+        while last > first and not text[last - 1].isdigit():
+            last -= 1
+        if len(_digits(text[first:last])) < _PHONE_MIN_DIGITS:
+            continue  # too short for any phone number `_valid_phone` accepts; most digit runs stop here
+        if any(f.start < last and first < f.end for f in taken) or text[last : last + 1] == ":":
+            continue  # taken, or a time of day ("10:14")
+        context = bool(_PHONE_WORDS.search(text[max(0, first - 40) : first]))
+        if _valid_phone(text[first:last], context):
+            found.append(Finding("phone", first, last))
+    return found
 
 
 def _merge(found: list[Finding]) -> list[Finding]:

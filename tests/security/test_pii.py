@@ -8,8 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from security.guard.pii import MARKS, find_pii, is_card_number, is_iban, redact_pii
+from security.guard.pii import (
+    _EMAIL,
+    MARKS,
+    Finding,
+    _merge,
+    _numbers_in,
+    _phones_in,
+    find_pii,
+    is_card_number,
+    is_iban,
+    redact_pii,
+)
 from security.redact import redact, redact_fields
 
 LABELLED = Path(__file__).resolve().parents[2] / "security" / "guard" / "data" / "pii_labelled.txt"
@@ -113,3 +126,35 @@ def test_case_ids_and_request_ids_survive_log_redaction() -> None:
 def test_audit_fields_are_redacted_recursively() -> None:
     out = redact_fields({"note": "write to x@y.org", "nested": {"phone": "call 030 12345678"}, "n": 3})
     assert out == {"note": "write to [email]", "nested": {"phone": "call [phone]"}, "n": 3}
+
+
+def _whole_text_scan(text: str) -> list[Finding]:
+    """The detector with every pattern run over the whole text, as before it scanned only near digits."""
+    found = [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    found += _numbers_in(text, 0, len(text), digits=len(text))
+    return _merge(found + _phones_in(text, 0, len(text), _merge(found)))
+
+
+PROSE = (
+    "Thanks for writing in. Our records show the account was set up last spring and renewed since; "
+    "please keep this message for reference, and reply in the same thread if anything is still unclear.\n"
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from([line.raw for line in LINES]), min_size=1, max_size=6),
+    st.lists(st.integers(min_value=0, max_value=len(PROSE)), min_size=6, max_size=6),
+)
+def test_scanning_only_near_digits_finds_what_a_whole_text_scan_finds(picked: list[str], cuts: list[int]) -> None:
+    # Long prompts (a task's instructions around a customer's message) are scanned only near their digits;
+    # any mix of labelled lines and prose, cut anywhere, must give the same findings as scanning everything.
+    text = "".join(PROSE[:cut] + line + " " for line, cut in zip(picked, cuts, strict=False)) + PROSE
+    assert find_pii(text) == _whole_text_scan(text)
+
+
+def test_personal_data_deep_inside_a_long_prompt_is_still_redacted() -> None:
+    prompt = PROSE * 40 + "Customer: my card 4111 1111 1111 1111, call me on +49 30 901820.\n" + PROSE * 40
+    assert "4111" not in redact_pii(prompt)
+    assert redact_pii(prompt).count("[card]") == 1 and redact_pii(prompt).count("[phone]") == 1
+    assert redact_pii(PROSE * 80) == PROSE * 80
