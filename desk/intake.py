@@ -400,7 +400,10 @@ def _run_job(
         # `_ticket` always names an owner for a job run in this request.
         outcome = runner.run(runner.Runtime(intake, lambda event: None, cast(str, ticket.owner)), job_id)
     else:
-        queue.publish(JobEvent("queued", case.id, job_id))
+        if case.follow_up:
+            # Only a case that existed before this request can have a stream open on it; a new case's first
+            # stream starts from its stored status, so its `queued` event would be published for nobody.
+            queue.publish(JobEvent("queued", case.id, job_id))
         waiter = queue.expect(job_id) if wait > 0 else None
         queue.submit(job_id)
         outcome = waiter.wait(wait) if waiter is not None else None
