@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crew.decision import decide
@@ -64,8 +64,9 @@ class CaseThread:
         return self.case.status in WITH_PEOPLE
 
 
-def case_state(case: Case, *, follow_up: bool, emergency: bool | None = None) -> OpenCase:
-    """A stored case as the intake and the jobs work on it; `emergency` overrides the stored flag."""
+def case_state(case: Case | Row[Any], *, follow_up: bool, emergency: bool | None = None) -> OpenCase:
+    """A stored case (an ORM object or a row of the cases table) as the intake and the jobs work on it;
+    `emergency` overrides the stored flag."""
     return OpenCase(
         id=case.id,
         customer_id=case.customer_id,
@@ -104,6 +105,14 @@ MESSAGES = cast(Table, CaseMessage.__table__)
 INSERT_CASE = insert(CASES)
 INSERT_MESSAGE = insert(MESSAGES)
 UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id"))
+SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
+
+
+def load_state(engine: Engine, case_id: str, *, follow_up: bool, emergency: bool) -> OpenCase | None:
+    """The case a job answers, without its thread (the job carries the thread it was filed with)."""
+    with engine.connect() as conn:
+        row = conn.execute(SELECT_CASE, {"case_id": case_id}).first()
+    return None if row is None else case_state(row, follow_up=follow_up, emergency=emergency)
 
 
 def _message_row(

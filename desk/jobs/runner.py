@@ -22,9 +22,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
 from crew.decision import Decision
 from crew.models import Classification, Route, ThreadMessage
 from desk import cases, injection_guard, intake
@@ -33,7 +30,6 @@ from desk.jobs import store
 from desk.jobs.events import JobEvent, Publish
 from desk.jobs.models import JobKind, JobStatus
 from desk.jobs.outcome import JobOutcome, load, snapshot
-from desk.models import Case
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +126,12 @@ def _published(rt: Runtime, found: JobOutcome | None) -> JobOutcome | None:
 
 def _run_claimed(rt: Runtime, claimed: store.Claimed) -> intake.Reply:
     desk, p = rt.desk, claimed.payload
-    with Session(desk.engine) as session:
-        row = session.scalar(select(Case).where(Case.id == claimed.case_id).options(selectinload(Case.messages)))
-        if row is None:
-            raise LookupError(f"case {claimed.case_id} of job {claimed.id} is gone")
-        state = cases.thread_of(row).case
-    state.follow_up = claimed.kind == JobKind.FOLLOW_UP.value
     decided = p["decision"]
     decision = Decision(Route(decided["route"]), emergency=bool(decided["emergency"]), auto=bool(decided["auto"]))
-    state.emergency = decision.emergency
+    follow_up = claimed.kind == JobKind.FOLLOW_UP.value
+    state = cases.load_state(desk.engine, claimed.case_id, follow_up=follow_up, emergency=decision.emergency)
+    if state is None:
+        raise LookupError(f"case {claimed.case_id} of job {claimed.id} is gone")
     classification = Classification.model_validate(p["classification"]) if p.get("classification") else None
     route, paged = Route(p["route"]), bool(p.get("paged"))
     message = str(p["message"])
