@@ -48,7 +48,7 @@ from pydantic import Field
 
 from crew.compat.crewai_internals import PrivateCrew, SupportAgentExecutor
 from crew.compat.openai_parsed_classes import ParsedResponseClasses
-from crew.direct import DirectOutput, DirectTask, DirectTasks, calls_tools_natively
+from crew.direct import DirectCrew, DirectOutput, DirectTask, DirectTasks, calls_tools_natively
 from crew.models import Category, Classification, FixedSchemaModel, Priority, Route
 from crew.tools import KnowledgeBaseSearchTool
 
@@ -334,6 +334,7 @@ class ComplexCrew(_Specialists):
 # What a direct task's inputs are called in tasks.yaml (the placeholders CrewAI fills in).
 CLASSIFIER_INPUTS = ("message",)
 SPECIALIST_INPUTS = ("message", "history", "emergency", "route", "articles")
+COMPLEX_INPUTS = ("message", "history", "emergency", "specialists", "articles")
 
 
 def _with_model(parts: CrewParts, llm: BaseLLM) -> CrewParts:
@@ -389,7 +390,28 @@ def run_specialist(parts: CrewParts, route: Route, inputs: dict[str, Any]) -> Di
     return DirectOutput(raw=output.raw, pydantic=None)
 
 
-def run_complex(parts: CrewParts, routes: Sequence[Route], inputs: dict[str, Any]) -> CrewOutput:
-    """One kickoff of the complex crew for these specialists, pooled per set of routes."""
+def _sample_output(response_model: type[Any] | None, marker: str) -> Any:
+    """A recording answer that occurs nowhere else (the complex crew's outputs become its later tasks' context)."""
+    if response_model is IssueAnalysis:
+        return IssueAnalysis(issues=[IssueItem(category=Category.GENERAL, summary=marker, query=marker)])
+    return marker
+
+
+def complex_tasks(parts: CrewParts, routes: Sequence[Route]) -> DirectCrew:
+    """The complex crew for these specialists as direct tasks in order, recorded once per parts and routes."""
+
+    def record() -> DirectCrew:
+        build = lambda llm: ComplexCrew(_with_model(parts, llm), routes).crew()  # noqa: E731
+        return DirectCrew.record(build, parts.specialist_llm, COMPLEX_INPUTS, _sample_output)
+
+    return parts.direct.get(("complex", tuple(routes)), record)
+
+
+def run_complex(parts: CrewParts, routes: Sequence[Route], inputs: dict[str, Any]) -> DirectOutput:
+    """The complex crew for these specialists: its tasks run directly in CrewAI's order with the context CrewAI
+    passes (crew/direct.py) when the model calls tools natively, else one pooled kickoff per set of routes."""
     parts.parsed_classes.activate()  # its issue analyst answers with structured output
-    return parts.pool.run(("complex", tuple(routes)), lambda: ComplexCrew(parts, routes).crew(), inputs)
+    if calls_tools_natively(parts.specialist_llm):
+        return complex_tasks(parts, routes).run(inputs)
+    output = parts.pool.run(("complex", tuple(routes)), lambda: ComplexCrew(parts, routes).crew(), inputs)
+    return DirectOutput(raw=output.raw, pydantic=None)

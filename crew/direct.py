@@ -26,10 +26,11 @@ import copy
 import json
 import re
 import threading
+import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from crewai import BaseLLM, Crew, CrewOutput
 from crewai.llms.base_llm import call_stop_override
@@ -49,7 +50,7 @@ from pydantic import BaseModel, PrivateAttr
 # exactly one placeholder.
 _SENTINEL_OPEN = "\ue000"
 _SENTINEL_CLOSE = "\ue001"
-_SENTINEL = re.compile(f"{_SENTINEL_OPEN}([a-z_]+){_SENTINEL_CLOSE}")
+_SENTINEL = re.compile(f"{_SENTINEL_OPEN}([a-z_0-9]+){_SENTINEL_CLOSE}")
 
 
 def calls_tools_natively(llm: BaseLLM) -> bool:
@@ -159,9 +160,12 @@ class DirectTask:
         output = crew_.kickoff(inputs={name: sentinel(name) for name in input_names})
         if not isinstance(output, CrewOutput) or not recorder.calls:
             raise ValueError("the crew made no model call to record")
-        agent = crew_.agents[0]
+        return cls.of_agent(llm, recorder.calls[0], crew_.agents[0])
+
+    @classmethod
+    def of_agent(cls, llm: BaseLLM, template: RecordedCall, agent: Any) -> DirectTask:
         tools = {sanitize_tool_name(tool.name): tool for tool in agent.tools or []}
-        return cls(llm=llm, template=recorder.calls[0], tools=tools, max_iter=agent.max_iter)
+        return cls(llm=llm, template=template, tools=tools, max_iter=agent.max_iter)
 
     def render(self, inputs: Mapping[str, str]) -> list[dict[str, Any]]:
         """The template's messages with the inputs filled in (one pass: inserted text is not re-scanned)."""
@@ -255,20 +259,93 @@ def _json_part(text: str) -> str:
     return text[start : end + 1] if 0 <= start < end else text
 
 
+def output_name(index: int) -> str:
+    """The placeholder for the output of a sequential crew's task `index` in later tasks' context."""
+    return f"output_{index}"
+
+
+@dataclass(frozen=True)
+class DirectCrew:
+    """A sequential crew of one-agent tasks (the complex crew) run as direct tasks, in order.
+
+    CrewAI hands each task the outputs of the tasks in its `context` ("This is the context you're working
+    with:", joined by its separator). The recording kickoff answers every task with a text that occurs nowhere
+    else (`sample_reply(response_model, marker)`), so each task's recorded prompt holds the earlier outputs
+    verbatim; they are replaced by placeholders, which a run fills with the outputs it got. Every task but
+    the last must reach a later prompt, and each task must make exactly one recorded call: anything else is
+    not the shape this class repeats, and recording fails (the caller keeps the kickoff).
+    """
+
+    tasks: tuple[DirectTask, ...]
+
+    @classmethod
+    def record(
+        cls,
+        build_crew: Callable[[BaseLLM], Crew],
+        llm: BaseLLM,
+        input_names: Sequence[str],
+        sample_reply: Callable[[type[BaseModel] | None, str], Any],
+    ) -> DirectCrew:
+        replies = iter(range(1_000))
+        marker = f"recorded-{uuid.uuid4().hex}"
+        recorder = PromptRecorder(stands_for=llm, reply=lambda model: sample_reply(model, f"{marker}-{next(replies)}"))
+        crew_ = build_crew(recorder)
+        output = crew_.kickoff(inputs={name: sentinel(name) for name in input_names})
+        if not isinstance(output, CrewOutput) or len(recorder.calls) != len(crew_.tasks):
+            raise ValueError("a direct crew needs exactly one recorded model call per task")
+        outputs = [task_output.raw for task_output in output.tasks_output]
+        templates = [_with_placeholders(call, outputs[:index]) for index, call in enumerate(recorder.calls)]
+        for index, raw in enumerate(outputs[:-1]):
+            if marker not in raw or not any(sentinel(output_name(index)) in _text(t) for t in templates[index + 1 :]):
+                raise ValueError(f"the output of task {index} reaches no later task's prompt")
+        return cls(
+            tuple(DirectTask.of_agent(llm, t, task.agent) for t, task in zip(templates, crew_.tasks, strict=True))
+        )
+
+    def run(self, inputs: Mapping[str, str]) -> DirectOutput:
+        """Each task in order, with the outputs so far; the last task's output, with every task's tool outputs."""
+        values = dict(inputs)
+        tool_outputs: list[str] = []
+        output: DirectOutput | None = None
+        for index, task in enumerate(self.tasks):
+            output = task.run(values)
+            values[output_name(index)] = output.raw
+            tool_outputs.extend(output.tool_outputs)
+        assert output is not None  # a recorded crew has at least one task
+        return DirectOutput(raw=output.raw, pydantic=output.pydantic, tool_outputs=tuple(tool_outputs))
+
+
+def _with_placeholders(call: RecordedCall, earlier: Sequence[str]) -> RecordedCall:
+    messages = copy.deepcopy(call.messages)
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            for index, raw in enumerate(earlier):
+                content = content.replace(raw, sentinel(output_name(index)))
+            message["content"] = content
+    return RecordedCall(messages, call.tools, call.response_model, call.stop)
+
+
+def _text(call: RecordedCall) -> str:
+    return "\n".join(m["content"] for m in call.messages if isinstance(m.get("content"), str))
+
+
+Recorded = TypeVar("Recorded", DirectTask, DirectCrew)
+
+
 @dataclass
 class DirectTasks:
-    """Recorded direct tasks by key, each recorded on first use. Thread-safe."""
+    """Recorded direct tasks and crews by key, each recorded on first use. Thread-safe."""
 
-    _tasks: dict[Hashable, DirectTask] = field(default_factory=dict)
+    _tasks: dict[Hashable, DirectTask | DirectCrew] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, key: Hashable, record: Callable[[], DirectTask]) -> DirectTask:
+    def get(self, key: Hashable, record: Callable[[], Recorded]) -> Recorded:
         task = self._tasks.get(key)
-        if task is not None:
-            return task
-        with self._lock:
-            task = self._tasks.get(key)
-            if task is None:
-                task = record()
-                self._tasks[key] = task
-            return task
+        if task is None:
+            with self._lock:
+                task = self._tasks.get(key)
+                if task is None:
+                    task = record()
+                    self._tasks[key] = task
+        return cast(Recorded, task)

@@ -123,5 +123,6 @@ class SupportFlow:
         specialists = ", ".join(route.value for route in routes)
         output = run_complex(self._parts, routes, {**self._inputs(), "specialists": specialists, "articles": articles})
         self.state.reply = output.raw
+        self.state.tool_outputs = list(output.tool_outputs)
         self.state.stage_seconds["answer"] = time.perf_counter() - started
         return self.state.reply

@@ -150,3 +150,42 @@ def test_customer_text_cannot_fill_a_placeholder_of_the_template(local_desk: Any
     user_text = task.render(inputs)[-1]["content"]
     assert user_text.count("SECRET-HISTORY") == 1
     assert "\ue000history\ue001" in user_text  # the customer's characters stay as typed, inert
+
+
+def complex_inputs(message: str) -> dict[str, str]:
+    return {**specialist_inputs(message), "specialists": "billing, technical"}
+
+
+@pytest.mark.parametrize("structured", [True, False], ids=["model-object", "json-text"])
+def test_the_complex_crew_sends_and_answers_what_its_kickoff_does(local_desk: Any, structured: bool) -> None:
+    # Four agents in order: the analyst (structured output), billing (with a tool round), technical, and the
+    # reviewer, who reads the analysis and both answers in CrewAI's context block.
+    from crew.crews import COMPLEX_INPUTS, ComplexCrew, IssueAnalysis, IssueItem, _sample_output, _with_model
+    from crew.direct import DirectCrew
+
+    parts = local_desk.parts
+    routes = [Route.BILLING, Route.TECHNICAL]
+    build = lambda llm: ComplexCrew(_with_model(parts, llm), routes).crew()  # noqa: E731
+    direct = lambda llm: DirectCrew.record(build, llm, COMPLEX_INPUTS, _sample_output)  # noqa: E731
+    analysis = IssueAnalysis(
+        issues=[
+            IssueItem(category=Category.BILLING, summary="charged twice", query="duplicate charge"),
+            IssueItem(category=Category.TECHNICAL, summary="crash at login", query="app crash login"),
+        ]
+    )
+    script = [
+        analysis if structured else analysis.model_dump_json(),
+        [tool_call("duplicate charge refund")],
+        "Billing: the refund takes 5-10 days [KB-005].",
+        "Technical: update the app, then sign in again.",
+        "Sorry for both problems. The refund takes 5-10 days [KB-005]; please update the app and sign in again.",
+    ]
+    for message in MESSAGES[:2]:
+        (crew_calls, crew_output), (direct_calls, direct_output) = both_ways(
+            local_desk, script, build, direct, complex_inputs(message)
+        )
+        assert len(crew_calls) == 5
+        assert direct_calls == crew_calls
+        assert "Billing: the refund takes 5-10 days" in crew_calls[-1]["messages"][-1]["content"]
+        assert direct_output.raw == crew_output.raw == script[-1]
+        assert any("KB-" in output for output in direct_output.tool_outputs)

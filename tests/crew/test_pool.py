@@ -1,5 +1,6 @@
-"""`CrewPool` (the complex crew's kickoffs): built crews are reused one kickoff at a time, and a crew whose
-kickoff failed is dropped."""
+"""`CrewPool` (the complex crew's kickoffs, for models without native tool calls): built crews are reused one
+kickoff at a time, and a crew whose kickoff failed is dropped; with native tool calls the complex crew is
+recorded once and run as direct tasks."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ COMPLEX = "I was charged twice this month. Also the app crashes every time I ope
 
 
 def test_a_reused_crew_answers_each_message_as_a_fresh_one_does(local_desk) -> None:
+    # Pooled kickoffs serve models without native tool calls; the local model calls tools natively, so
+    # `run_complex` takes the direct path for it, which must answer as a fresh kickoff does too.
     from crew.crews import ComplexCrew, fence, kickoff, run_complex
     from crew.tools import prefetch_articles
 
     routes = [Route.BILLING, Route.TECHNICAL]
+    key = ("complex", tuple(routes))
     messages = [COMPLEX, "My invoice shows the wrong plan and I can't reset my password."]
     for message in messages * 2:  # the second round runs on crews that already ran another message
         inputs = {
@@ -32,31 +36,30 @@ def test_a_reused_crew_answers_each_message_as_a_fresh_one_does(local_desk) -> N
             "articles": prefetch_articles(local_desk.parts.kb_tool, message, routes),
         }
         fresh = kickoff(ComplexCrew(local_desk.parts, routes).crew(), inputs)
-        pooled = run_complex(local_desk.parts, routes, inputs)
+        pooled = local_desk.parts.pool.run(key, lambda: ComplexCrew(local_desk.parts, routes).crew(), inputs)
         assert pooled.raw == fresh.raw
-    assert local_desk.parts.pool.idle_count(("complex", tuple(routes))) >= 1
+        assert run_complex(local_desk.parts, routes, inputs).raw == fresh.raw
+    assert local_desk.parts.pool.idle_count(key) >= 1
 
 
-def test_requests_reuse_crews_instead_of_building_them(local_desk) -> None:
-    from crew.crews import CrewPool
+def test_requests_reuse_the_recorded_complex_crew_instead_of_recording_it_again(local_desk) -> None:
+    from crew.direct import DirectCrew
 
-    first = local_desk.handle(COMPLEX)  # warms the pool for this set of specialists
+    first = local_desk.handle(COMPLEX)  # records the complex crew for this set of specialists
     assert first.agent_type is Route.COMPLEX
-    built: list[object] = []
-    original = CrewPool.run
+    recorded: list[object] = []
+    original = DirectCrew.record
 
-    def counting(self: CrewPool, key: Any, build: Any, inputs: dict[str, Any]) -> Any:
-        def counted() -> Any:
-            built.append(key)
-            return build()
-
-        return original(self, key, counted, inputs)
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        recorded.append(args)
+        return original(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(CrewPool, "run", counting)
+        patch.setattr(DirectCrew, "record", counting)
         result = local_desk.handle(COMPLEX)
     assert result.agent_type is Route.COMPLEX
-    assert built == []
+    assert result.reply == first.reply
+    assert recorded == []
 
 
 def test_a_crew_whose_kickoff_failed_is_not_given_back() -> None:
