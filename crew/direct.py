@@ -17,7 +17,8 @@ a tool, the tool runs and its result goes back in the shape CrewAI's executor us
 
 `tests/crew/test_direct.py` holds this to CrewAI: for the same inputs and the same model answers, every
 message a direct run sends (tool round included) equals what a CrewAI kickoff sends, and so do the outputs.
-Crews of several agents (the complex crew) keep running as CrewAI crews.
+A sequential crew of several agents (the complex crew) runs the same way, task by task (`DirectCrew`): CrewAI's
+context block of each task holds the earlier tasks' outputs as placeholders.
 """
 
 from __future__ import annotations
