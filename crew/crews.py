@@ -33,6 +33,7 @@ Prompt conventions shared with `crew.local_model.llm` (the local model parses th
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -48,7 +49,7 @@ from pydantic import Field
 
 from crew.compat.crewai_internals import PrivateCrew, SupportAgentExecutor
 from crew.compat.openai_parsed_classes import ParsedResponseClasses
-from crew.direct import DirectCrew, DirectOutput, DirectTask, DirectTasks, calls_tools_natively
+from crew.direct import DirectCrew, DirectOutput, DirectTask, DirectTasks, NotRecordable, calls_tools_natively
 from crew.models import Category, Classification, FixedSchemaModel, Priority, Route
 from crew.tools import KnowledgeBaseSearchTool
 
@@ -84,6 +85,8 @@ _AGENT_OPTIONS: dict[str, Any] = {
     # (crew/compat/crewai_internals.py).
     "executor_class": SupportAgentExecutor,
 }
+
+logger = logging.getLogger(__name__)
 
 
 def fence(text: str) -> str:
@@ -398,11 +401,16 @@ def _sample_output(response_model: type[Any] | None, marker: str) -> Any:
 
 
 def complex_tasks(parts: CrewParts, routes: Sequence[Route]) -> DirectCrew:
-    """The complex crew for these specialists as direct tasks in order, recorded once per parts and routes."""
+    """The complex crew for these specialists as direct tasks in order, recorded once per parts and routes; a
+    crew CrewAI runs in a shape the direct crew does not repeat is kept as an empty one (kickoffs instead)."""
 
     def record() -> DirectCrew:
         build = lambda llm: ComplexCrew(_with_model(parts, llm), routes).crew()  # noqa: E731
-        return DirectCrew.record(build, parts.specialist_llm, COMPLEX_INPUTS, _sample_output)
+        try:
+            return DirectCrew.record(build, parts.specialist_llm, COMPLEX_INPUTS, _sample_output)
+        except NotRecordable:
+            logger.warning("the complex crew cannot run as direct tasks here; it keeps full kickoffs", exc_info=True)
+            return DirectCrew(tasks=())
 
     return parts.direct.get(("complex", tuple(routes)), record)
 
@@ -411,7 +419,8 @@ def run_complex(parts: CrewParts, routes: Sequence[Route], inputs: dict[str, Any
     """The complex crew for these specialists: its tasks run directly in CrewAI's order with the context CrewAI
     passes (crew/direct.py) when the model calls tools natively, else one pooled kickoff per set of routes."""
     parts.parsed_classes.activate()  # its issue analyst answers with structured output
-    if calls_tools_natively(parts.specialist_llm):
-        return complex_tasks(parts, routes).run(inputs)
+    direct = complex_tasks(parts, routes) if calls_tools_natively(parts.specialist_llm) else None
+    if direct is not None and direct.tasks:
+        return direct.run(inputs)
     output = parts.pool.run(("complex", tuple(routes)), lambda: ComplexCrew(parts, routes).crew(), inputs)
     return DirectOutput(raw=output.raw, pydantic=None)

@@ -260,6 +260,10 @@ def _json_part(text: str) -> str:
     return text[start : end + 1] if 0 <= start < end else text
 
 
+class NotRecordable(ValueError):
+    """The crew's kickoff does not have the shape a direct crew repeats."""
+
+
 def output_name(index: int) -> str:
     """The placeholder for the output of a sequential crew's task `index` in later tasks' context."""
     return f"output_{index}"
@@ -274,7 +278,7 @@ class DirectCrew:
     else (`sample_reply(response_model, marker)`), so each task's recorded prompt holds the earlier outputs
     verbatim; they are replaced by placeholders, which a run fills with the outputs it got. Every task but
     the last must reach a later prompt, and each task must make exactly one recorded call: anything else is
-    not the shape this class repeats, and recording fails (the caller keeps the kickoff).
+    not the shape this class repeats, and recording raises `NotRecordable` (the caller keeps the kickoff).
     """
 
     tasks: tuple[DirectTask, ...]
@@ -293,12 +297,12 @@ class DirectCrew:
         crew_ = build_crew(recorder)
         output = crew_.kickoff(inputs={name: sentinel(name) for name in input_names})
         if not isinstance(output, CrewOutput) or len(recorder.calls) != len(crew_.tasks):
-            raise ValueError("a direct crew needs exactly one recorded model call per task")
+            raise NotRecordable("a direct crew needs exactly one recorded model call per task")
         outputs = [task_output.raw for task_output in output.tasks_output]
         templates = [_with_placeholders(call, outputs[:index]) for index, call in enumerate(recorder.calls)]
         for index, raw in enumerate(outputs[:-1]):
             if marker not in raw or not any(sentinel(output_name(index)) in _text(t) for t in templates[index + 1 :]):
-                raise ValueError(f"the output of task {index} reaches no later task's prompt")
+                raise NotRecordable(f"the output of task {index} reaches no later task's prompt")
         return cls(
             tuple(DirectTask.of_agent(llm, t, task.agent) for t, task in zip(templates, crew_.tasks, strict=True))
         )

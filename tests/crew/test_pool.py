@@ -110,3 +110,26 @@ def test_no_two_kickoffs_share_a_crew_at_once(local_desk) -> None:
     assert overlaps == []
     assert len(built) == 8
     assert pool.idle_count("key") == 8
+
+
+def test_a_complex_crew_that_cannot_be_recorded_keeps_pooled_kickoffs(local_desk) -> None:
+    # Should a CrewAI version pass context in a shape the direct crew does not repeat, recording fails once and
+    # every complex request is answered by a kickoff, as before.
+    from crew.crews import ComplexCrew, fence, kickoff, run_complex
+    from crew.direct import DirectCrew, NotRecordable
+
+    routes = [Route.TECHNICAL, Route.GENERAL]
+    attempts: list[object] = []
+
+    def unrecordable(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(args)
+        raise NotRecordable("not the shape")
+
+    inputs = {"message": fence(COMPLEX), "history": "", "emergency": "no", "specialists": "technical, general"}
+    inputs["articles"] = ""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DirectCrew, "record", unrecordable)
+        answers = [run_complex(local_desk.parts, routes, inputs).raw for _ in range(2)]
+    assert answers == [kickoff(ComplexCrew(local_desk.parts, routes).crew(), inputs).raw] * 2
+    assert len(attempts) == 1
+    assert local_desk.parts.pool.idle_count(("complex", tuple(routes))) >= 1
