@@ -24,6 +24,7 @@ context block of each task holds the earlier tasks' outputs as placeholders.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 import threading
@@ -291,7 +292,7 @@ class DirectCrew:
         input_names: Sequence[str],
         sample_reply: Callable[[type[BaseModel] | None, str], Any],
     ) -> DirectCrew:
-        replies = iter(range(1_000))
+        replies = itertools.count()
         marker = f"recorded-{uuid.uuid4().hex}"
         recorder = PromptRecorder(stands_for=llm, reply=lambda model: sample_reply(model, f"{marker}-{next(replies)}"))
         crew_ = build_crew(recorder)
