@@ -24,6 +24,7 @@ import httpx
 from crewai import LLM, BaseLLM
 from crewai.llms.hooks.base import BaseInterceptor
 
+from crew.compat.openai_pass_through import pass_messages_through
 from crew.config import CrewConfig
 from crew.local_model.llm import LocalLLM
 from crew.local_model.router import LocalRouter
@@ -102,14 +103,15 @@ def build_hosted_llm(model: str, config: CrewConfig, policy: HostedCallPolicy | 
     """A CrewAI model for a hosted name like `openai/gpt-4o-mini` (no network until the first call).
 
     `crewai.LLM(...)` returns the provider's native client class (e.g. `OpenAICompatibleCompletion`). With a
-    `policy`, every HTTP call of that client goes through it (`PolicyInterceptor`).
+    `policy`, every HTTP call of that client goes through it (`PolicyInterceptor`). OpenAI-family clients send
+    CrewAI's messages and tools without the SDK's request walk (crew/compat/openai_pass_through.py).
     """
     api_key = config.api_key.get_secret_value() or None
     base_url = config.base_url or None
     if base_url and not api_key:
         api_key = _PLACEHOLDER_KEY
     extra: dict[str, Any] = {"interceptor": PolicyInterceptor(policy)} if policy is not None else {}
-    return LLM(
+    llm = LLM(
         model=model,
         base_url=base_url,
         api_key=api_key,
@@ -119,6 +121,8 @@ def build_hosted_llm(model: str, config: CrewConfig, policy: HostedCallPolicy | 
         temperature=0.2,
         **extra,
     )
+    pass_messages_through(llm)
+    return llm
 
 
 def build_models(config: CrewConfig, router: LocalRouter, policy: HostedCallPolicy | None = None) -> ModelSet:

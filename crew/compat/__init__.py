@@ -4,6 +4,7 @@ when the library changes (`tests/crew/test_compat.py`).
     crewai_internals       CrewAI: agent steps on the caller's thread (speed); no kickoff-outputs database
                            (privacy)
     openai_parsed_classes  pydantic + OpenAI SDK: structured-output response classes built once (speed)
+    openai_pass_through    CrewAI's OpenAI client: chat messages and tools sent without the SDK's walk (speed)
 
 A speed-up stays here only while a measured figure justifies it (docs/performance.md, "Private internals:
 kept and dropped").
