@@ -7,7 +7,8 @@
 Settings (README, "Workers and jobs"): late acknowledgement and reject-on-worker-lost (a task whose process
 died is delivered again), prefetch 1 (a worker takes the next task only when a process is free), a visibility
 timeout longer than the hard time limit (Redis redelivers a task not acknowledged within it), JSON only, no
-result backend (the job row is the result). A task message only names its row, so a duplicate delivery
+result backend (the job row is the result). A `redis://` broker uses kombu's Redis transport with one command
+client per channel (desk/jobs/redis_transport.py). A task message only names its row, so a duplicate delivery
 finds the row claimed or done and does nothing.
 
 A worker process builds its runtime (engine, crew, pager, lease keeper) once, after the fork: a prefork child
@@ -23,9 +24,10 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from crew.models import SupportCrew
-from desk.jobs import runner
+from desk.jobs import redis_transport, runner
 from desk.jobs.events import JobEvent, RedisEvents
 from desk.oncall.tasks import PAGE_TASK, PAGING_QUEUE, PagingRuntime, deliver_page
 from desk.settings import Settings
@@ -63,6 +65,8 @@ def make_celery(settings: Settings) -> Celery:
     from kombu import Queue
 
     app = Celery("support_desk", broker=settings.celery_broker_url, set_as_current=False)
+    if urlsplit(settings.celery_broker_url).scheme in redis_transport.SCHEMES:
+        app.conf.broker_transport = redis_transport.TRANSPORT
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
