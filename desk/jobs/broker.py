@@ -74,6 +74,9 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": int(settings.celery_visibility_timeout_seconds)},
         task_time_limit=int(settings.job_time_limit_seconds),
         task_ignore_result=True,
+        # No result backend (the disabled one): share it instead of building one per thread (each build scans
+        # every installed package's entry points), as the API's thread pool grows and shrinks.
+        result_backend_thread_safe=True,
         task_serializer="json",
         accept_content=["json"],
         task_queues=(Queue(CREW_QUEUE), Queue(PAGING_QUEUE)),
