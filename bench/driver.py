@@ -10,6 +10,10 @@ measures. Two modes:
 
 Output: `{"samples": [[status, started, finished, route, label, tag], ...], "elapsed": seconds}` with times
 relative to the start; status 0 means no HTTP answer (timeout or connection error).
+
+The client is aiohttp, not httpx: the driver shares the 2-core machine with the desk it measures, and with
+httpx's pool at 128 clients it was the second largest CPU user there, ~18 ms of CPU per request, which held
+the measured throughput down (docs/performance.md, "The load generator's share").
 """
 
 from __future__ import annotations
@@ -21,38 +25,39 @@ import sys
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 
 Row = list[Any]
 
 
-async def _send(client: httpx.AsyncClient, origin: float, request: dict[str, Any], label: str) -> Row:
+async def _send(session: aiohttp.ClientSession, origin: float, request: dict[str, Any], label: str) -> Row:
     started = time.perf_counter() - origin
     route = code = ""
     try:
-        response = await client.post(
+        async with session.post(
             request["path"], json=request["json"], headers={"Authorization": f"Bearer {request['token']}"}
-        )
-        status = response.status_code
+        ) as response:
+            status = response.status
+            body = await response.read()
         if status == 200:
-            route = str(response.json().get("agent_type", ""))
+            route = str(json.loads(body).get("agent_type", ""))
         else:
-            code = _error_code(response)
-    except httpx.HTTPError as exc:
-        status, code = 0, type(exc).__name__  # e.g. ReadTimeout, RemoteProtocolError
+            code = _error_code(body)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        status, code = 0, type(exc).__name__  # e.g. ServerDisconnectedError, TimeoutError
     return [status, started, time.perf_counter() - origin, route, label, str(request.get("tag", "")), code]
 
 
-def _error_code(response: httpx.Response) -> str:
+def _error_code(body: bytes) -> str:
     """The error's machine-readable code (the desk's error JSON), so a report says which 503 it was."""
     try:
-        body = response.json()
+        found = json.loads(body)
     except ValueError:
         return ""
-    return str(body.get("code", "")) if isinstance(body, dict) else ""
+    return str(found.get("code", "")) if isinstance(found, dict) else ""
 
 
-async def run_closed(client: httpx.AsyncClient, plan: dict[str, Any]) -> list[Row]:
+async def run_closed(session: aiohttp.ClientSession, plan: dict[str, Any]) -> list[Row]:
     requests = plan["requests"]
     counter = itertools.count()
     origin = time.perf_counter()
@@ -65,13 +70,13 @@ async def run_closed(client: httpx.AsyncClient, plan: dict[str, Any]) -> list[Ro
             index = next(counter)
             if index >= limit:
                 return
-            rows.append(await _send(client, origin, requests[index % len(requests)], "closed"))
+            rows.append(await _send(session, origin, requests[index % len(requests)], "closed"))
 
     await asyncio.gather(*(client_loop() for _ in range(int(plan["concurrency"]))))
     return rows
 
 
-async def run_paced(client: httpx.AsyncClient, plan: dict[str, Any]) -> list[Row]:
+async def run_paced(session: aiohttp.ClientSession, plan: dict[str, Any]) -> list[Row]:
     origin = time.perf_counter()
 
     async def one(stream: dict[str, Any], index: int) -> Row:
@@ -80,20 +85,19 @@ async def run_paced(client: httpx.AsyncClient, plan: dict[str, Any]) -> list[Row
                 0.0, origin + float(stream.get("offset", 0.0)) + index * float(stream["interval"]) - time.perf_counter()
             )
         )
-        return await _send(client, origin, stream, str(stream["label"]))
+        return await _send(session, origin, stream, str(stream["label"]))
 
     jobs = [one(stream, i) for stream in plan["streams"] for i in range(int(stream["count"]))]
     return list(await asyncio.gather(*jobs))
 
 
 async def run(plan: dict[str, Any]) -> dict[str, Any]:
-    connections = int(plan.get("concurrency") or 64) + 8
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # One connection per client (closed mode), as many as the plan's concurrency; paced streams share them.
+    connector = aiohttp.TCPConnector(limit=int(plan.get("concurrency") or 64) + 8)
+    timeout = aiohttp.ClientTimeout(total=float(plan.get("timeout", 120.0)))
     started = time.perf_counter()
-    async with httpx.AsyncClient(
-        base_url=plan["base_url"], timeout=float(plan.get("timeout", 120.0)), limits=limits
-    ) as client:
-        rows = await (run_closed(client, plan) if plan["mode"] == "closed" else run_paced(client, plan))
+    async with aiohttp.ClientSession(base_url=plan["base_url"], connector=connector, timeout=timeout) as session:
+        rows = await (run_closed(session, plan) if plan["mode"] == "closed" else run_paced(session, plan))
     return {"samples": rows, "elapsed": time.perf_counter() - started}
 
 
