@@ -120,3 +120,52 @@ def test_one_request_through_the_app_spends_time_in_api_desk_and_crew(tmp_path: 
     assert sum(shares.values()) == pytest.approx(1, abs=0.01)
     jobs = job_shares(stats, API_JOBS)
     assert jobs["auth"] > 0 and jobs["cases_db"] > 0 and jobs["audit"] > 0, jobs
+
+
+def test_the_load_driver_records_answers_error_codes_and_requests_with_no_answer() -> None:
+    import socket
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.load import run_driver
+
+    class Desk(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            busy = self.path == "/busy"
+            body = b'{"code": "queue_full"}' if busy else b'{"agent_type": "billing"}'
+            self.send_response(503 if busy else 200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]  # nothing listens there once the probe is closed
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Desk)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        requests = [{"path": path, "json": {"message": "hi"}, "token": "t"} for path in ("/ok", "/busy")]
+        plan = {"base_url": f"http://127.0.0.1:{server.server_port}", "requests": requests}
+        samples, _labels, _elapsed = run_driver(
+            {**plan, "mode": "closed", "concurrency": 2, "duration": 30.0, "max_requests": 4}, 60.0
+        )
+        gone, _, _ = run_driver(
+            {
+                **plan,
+                "base_url": f"http://127.0.0.1:{closed_port}",
+                "mode": "closed",
+                "concurrency": 1,
+                "duration": 30.0,
+                "max_requests": 1,
+            },
+            60.0,
+        )
+    finally:
+        server.shutdown()
+    assert sorted(s.status for s in samples) == [200, 200, 503, 503]
+    assert {s.route for s in samples if s.status == 200} == {"billing"}
+    assert {s.error_code for s in samples if s.status == 503} == {"queue_full"}
+    assert [s.status for s in gone] == [0] and gone[0].error_code  # the exception's name
