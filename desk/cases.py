@@ -105,14 +105,8 @@ MESSAGES = cast(Table, CaseMessage.__table__)
 INSERT_CASE = insert(CASES)
 INSERT_MESSAGE = insert(MESSAGES)
 UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id"))
+# The case a job answers, without its thread (the job carries the thread it was filed with): read by the claim.
 SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
-
-
-def load_state(engine: Engine, case_id: str, *, follow_up: bool, emergency: bool) -> OpenCase | None:
-    """The case a job answers, without its thread (the job carries the thread it was filed with)."""
-    with engine.connect() as conn:
-        row = conn.execute(SELECT_CASE, {"case_id": case_id}).first()
-    return None if row is None else case_state(row, follow_up=follow_up, emergency=emergency)
 
 
 def _message_row(

@@ -129,9 +129,9 @@ def _run_claimed(rt: Runtime, claimed: store.Claimed) -> intake.Reply:
     decided = p["decision"]
     decision = Decision(Route(decided["route"]), emergency=bool(decided["emergency"]), auto=bool(decided["auto"]))
     follow_up = claimed.kind == JobKind.FOLLOW_UP.value
-    state = cases.load_state(desk.engine, claimed.case_id, follow_up=follow_up, emergency=decision.emergency)
-    if state is None:
+    if claimed.case is None:
         raise LookupError(f"case {claimed.case_id} of job {claimed.id} is gone")
+    state = cases.case_state(claimed.case, follow_up=follow_up, emergency=decision.emergency)
     classification = Classification.model_validate(p["classification"]) if p.get("classification") else None
     route, paged = Route(p["route"]), bool(p.get("paged"))
     message = str(p["message"])

@@ -2,7 +2,8 @@
 guarded UPDATE (`... WHERE <expected state>`) whose row count says who won, as in the on-call outbox.
 
     create        job row + case `queued` (+ the caller's Idempotency-Key bound to it), one transaction
-    claim         queued (or running with an expired lease) -> running, attempts + 1, a fresh run token
+    claim         queued (or running with an expired lease) -> running, attempts + 1, a fresh run token; reads
+                  the case the run answers in the same transaction
     renew         a live holder pushes its leases forward (one UPDATE for all its jobs)
     finish        running -> answered / failed, only by the run that holds the token
     release       running -> queued again after an error that is not the crew's (the sweep re-sends it)
@@ -17,8 +18,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
+from desk.cases import SELECT_CASE
 from desk.jobs.models import ACTIVE, IdempotencyKey, Job, JobStatus
 from desk.models import Author, Case, CaseMessage, CaseStatus, utcnow
 
@@ -91,6 +106,7 @@ class Claimed:
     attempts: int
     token: str
     created_at: datetime
+    case: Row[Any] | None = None  # the case's row as the claim left it (None: the case is gone)
 
 
 def insert_job(
@@ -151,7 +167,8 @@ def claim(engine: Engine, job_id: str, *, owner: str, lease: timedelta, max_atte
         if row is None:
             return None
         _set_case_status(conn, row.case_id, CaseStatus.RUNNING, now, (CaseStatus.QUEUED.value,))
-    return Claimed(job_id, row.case_id, row.kind, dict(row.payload), row.attempts, token, row.created_at)
+        case = conn.execute(SELECT_CASE, {"case_id": row.case_id}).first()
+    return Claimed(job_id, row.case_id, row.kind, dict(row.payload), row.attempts, token, row.created_at, case)
 
 
 def answered_since(engine: Engine, case_id: str, since: datetime) -> bool:
