@@ -2,8 +2,8 @@
 SDK's HTTP body as they are, without the SDK's parameter walk.
 
 Private internals used: CrewAI's `OpenAICompletion._get_sync_client()` (the model's OpenAI client). Checked by
-`tests/crew/test_compat.py`; at run time a change only costs speed (the model keeps the SDK's own path and
-`pass_messages_through` logs it).
+`tests/crew/test_openai_pass_through.py` (a hosted model built by the desk must hold the pass-through client);
+at run time a change only costs speed (the model keeps the SDK's own path and `pass_messages_through` logs it).
 
 Why: before every chat call the OpenAI SDK walks the whole request body against its typed parameter
 definitions (`maybe_transform`), looking for keys to rename or values to reformat. Chat messages and tool

@@ -106,7 +106,7 @@ class Claimed:
     attempts: int
     token: str
     created_at: datetime
-    case: Row[Any] | None = None  # the case's row as the claim left it (None: the case is gone)
+    case: Row[Any] | None  # the case's row as the claim left it (None: the case is gone)
 
 
 def insert_job(
