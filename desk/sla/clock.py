@@ -231,6 +231,8 @@ class ClockReading:
     near_breach_at: datetime | None
     breached_at: datetime | None
     business_hours: bool
+    # When a running clock will be near breach if it keeps running (None when not running).
+    near_breach_due_at: datetime | None = None
 
     @property
     def decided(self) -> bool:
@@ -240,6 +242,14 @@ class ClockReading:
     @property
     def met(self) -> bool:
         return self.state is ClockState.STOPPED and not self.breached
+
+    @property
+    def next_crossing_at(self) -> datetime | None:
+        """The next instant this reading changes with time alone: a running clock's near-breach threshold, then
+        its deadline. None once it is breached, or while it is paused or stopped (only its history moves it)."""
+        if self.state is not ClockState.RUNNING or self.breached:
+            return None
+        return self.due_at if self.near_breach else self.near_breach_due_at
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -283,6 +293,9 @@ def read(
         near_breach_at=near_at,
         breached_at=breach_at,
         business_hours=calendar is not None,
+        near_breach_due_at=(
+            _crossing(run.intervals, ratio * target_seconds, calendar, None) if state is ClockState.RUNNING else None
+        ),
     )
 
 

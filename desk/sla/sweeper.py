@@ -3,8 +3,13 @@ clocks of every case the desk owes a response and acts on their thresholds.
 
 Each sweep (every SLA_SWEEP_SECONDS, and on demand in tests with a controllable clock):
 
-1. candidates: cases not waiting on the customer by their status alone (anything but `answered` and
-   `resolved`), and answered or resolved cases whose last message is the customer's;
+1. watched cases: cases not waiting on the customer by their status alone (anything but `answered` and
+   `resolved`), and answered or resolved cases whose last message is the customer's. Each comes with what its
+   clocks are read from (status, last update, last message, last recorded status change): one light query.
+   Only the cases that changed since this sweeper last read them, whose next threshold has come (a running
+   clock's near-breach instant, then its deadline), or that it has not read for about REVISIT are read in
+   full (history and clocks). A backlog of cases waiting for people therefore costs a sweep a row each, not
+   a history each; REVISIT bounds what no watched column shows (a customer's tier edited, a clock skewed);
 2. for each clock that crossed its near-breach or breach threshold and has no event for it yet, one
    `case_events` row (kind `sla_near_breach` / `sla_breach`, `at` = the instant of the crossing, a unique key
    per case, clock, cycle and threshold), one audit line, and so one `sla` event on the case's event stream;
@@ -25,6 +30,7 @@ handed to a person, but not paged: as with stale emergencies, the queue is the w
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
@@ -43,7 +49,7 @@ from desk.oncall.outbox import new_page
 from desk.oncall.pager import record_page_queued
 from desk.settings import Settings
 from desk.sla.clock import CaseClocks, ClockReading, ClockState, case_clocks
-from desk.sla.history import histories, status_event
+from desk.sla.history import STATUS_EVENT, histories, status_event
 from desk.sla.policy import SlaPolicies, policies_for
 
 logger = logging.getLogger(__name__)
@@ -59,6 +65,13 @@ PEOPLE = tuple(s.value for s in WITH_PEOPLE)
 # SLA pages use series above this (and above the re-page and secondary series), see the module docstring.
 SLA_SERIES_BASE = 100
 PAGE_WINDOW = timedelta(hours=1)
+# Each watched case is read in full at least this often (spread by +-25% so a backlog read at one sweep does not
+# come back all at once), whatever its watched columns say.
+REVISIT = timedelta(seconds=60)
+_CHUNK = 500
+# What a case's clocks are read from, as the watch query returns it: status, updated_at, the last message's id
+# and the last status change's id.
+Fingerprint = tuple[Any, ...]
 
 
 def event_key(case_id: str, clock: str, cycle: int, kind: str) -> str:
@@ -70,12 +83,13 @@ class SweepReport:
     events: int = 0
     handoffs: int = 0
     pages: int = 0
-    cases: int = 0
+    cases: int = 0  # read in full
+    watched: int = 0
     page_ids: list[str] = field(default_factory=list)
 
 
-def candidates(session: Session) -> list[Case]:
-    """Cases whose clocks may be running: see the module docstring."""
+def watched(session: Session) -> dict[str, Fingerprint]:
+    """Cases whose clocks may be running (see the module docstring), each with its fingerprint."""
     last_author = (
         select(CaseMessage.author)
         .where(CaseMessage.case_id == Case.id)
@@ -84,15 +98,38 @@ def candidates(session: Session) -> list[Case]:
         .correlate(Case)
         .scalar_subquery()
     )
+    last_message = select(func.max(CaseMessage.id)).where(CaseMessage.case_id == Case.id).correlate(Case)
+    last_mark = (
+        select(func.max(CaseEvent.id))
+        .where(CaseEvent.case_id == Case.id, CaseEvent.kind == STATUS_EVENT)
+        .correlate(Case)
+    )
     waiting_statuses = (CaseStatus.ANSWERED.value, CaseStatus.RESOLVED.value)
-    query = select(Case).where(or_(Case.status.not_in(waiting_statuses), last_author == "customer"))
-    return list(session.scalars(query))
+    query = select(
+        Case.id, Case.status, Case.updated_at, last_message.scalar_subquery(), last_mark.scalar_subquery()
+    ).where(or_(Case.status.not_in(waiting_statuses), last_author == "customer"))
+    return {case_id: tuple(rest) for case_id, *rest in session.execute(query)}
+
+
+def load_cases(session: Session, case_ids: list[str]) -> list[Case]:
+    cases: list[Case] = []
+    for start in range(0, len(case_ids), _CHUNK):
+        cases.extend(session.scalars(select(Case).where(Case.id.in_(case_ids[start : start + _CHUNK]))))
+    return cases
+
+
+@dataclass(frozen=True)
+class LastRead:
+    """What a sweeper remembers of a case it read in full: its fingerprint then, and when to read it again."""
+
+    fingerprint: Fingerprint
+    again_at: datetime
 
 
 def _known_keys(session: Session, case_ids: list[str]) -> set[str]:
     keys: set[str] = set()
-    for start in range(0, len(case_ids), 500):
-        chunk = case_ids[start : start + 500]
+    for start in range(0, len(case_ids), _CHUNK):
+        chunk = case_ids[start : start + _CHUNK]
         keys.update(
             k
             for k in session.scalars(
@@ -153,6 +190,8 @@ class SlaSweeper:
     _policies: SlaPolicies = field(init=False, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _read: dict[str, LastRead] = field(default_factory=dict, init=False, repr=False)
+    _spread: random.Random = field(default_factory=random.Random, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._policies = self.policies or policies_for(
@@ -185,18 +224,31 @@ class SlaSweeper:
         now = self.clock()
         report = SweepReport()
         with self.session_factory() as session:
-            cases = candidates(session)
+            watch = watched(session)
+            due = [case_id for case_id, fingerprint in watch.items() if self._due(case_id, fingerprint, now)]
+            cases = load_cases(session, due)
             found = histories(session, cases)
-            known = _known_keys(session, [c.id for c in cases])
-        report.cases = len(cases)
+            known = _known_keys(session, due)
+        self._read = {case_id: self._read[case_id] for case_id in watch.keys() & self._read.keys()}
+        report.watched, report.cases = len(watch), len(cases)
         for case in cases:
             clocks = case_clocks(found[case.id], self._policies, now)
             new = crossings(clocks, known)
             if new:
                 self._act(case, clocks, new, now, report)
+            # Remembered only once acted on: a sweep that fails on a case reads it again next time.
+            self._read[case.id] = LastRead(watch[case.id], self._again_at(clocks, now))
         if report.pages:
             self.wake()
         return report
+
+    def _due(self, case_id: str, fingerprint: Fingerprint, now: datetime) -> bool:
+        last = self._read.get(case_id)
+        return last is None or last.fingerprint != fingerprint or last.again_at <= now
+
+    def _again_at(self, clocks: CaseClocks, now: datetime) -> datetime:
+        revisit = now + REVISIT * self._spread.uniform(0.75, 1.25)
+        return min([revisit, *(at for r in clocks.readings if (at := r.next_crossing_at) is not None)])
 
     def _act(self, case: Case, clocks: CaseClocks, new: list[Crossing], now: datetime, report: SweepReport) -> None:
         trigger = next((c for c in new if c.acts), None)

@@ -169,3 +169,14 @@ def test_the_load_driver_records_answers_error_codes_and_requests_with_no_answer
     assert {s.route for s in samples if s.status == 200} == {"billing"}
     assert {s.error_code for s in samples if s.status == 503} == {"queue_full"}
     assert [s.status for s in gone] == [0] and gone[0].error_code  # the exception's name
+
+
+def test_the_sweep_benchmark_reads_its_backlog_once_then_only_what_is_due(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bench import sla_sweep
+
+    assert sla_sweep.main(["--cases", "12", "--sweeps", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["cases"], result["watched_cases"], result["read_by_last_sweep"]) == (12, 12, 0)
+    assert result["first_sweep_cpu_ms"] > 0 and result["sweep_cpu_ms_p50"] >= 0

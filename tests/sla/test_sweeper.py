@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from desk.models import Case, CaseEvent
+from desk.models import Case, CaseEvent, CaseMessage
 from desk.oncall import outbox
 from desk.oncall.models import Page, PageTarget
 from desk.sla import sweeper as sweeper_module
@@ -180,7 +180,7 @@ def test_two_sweepers_write_each_event_page_and_hand_over_once(desk: Desk, monke
     assert first.sweep().handoffs == 1
     # The second read the case before the first wrote (its known keys are stale): the unique key stops it.
     monkeypatch.setattr(sweeper_module, "_known_keys", lambda session, ids: set())
-    monkeypatch.setattr(sweeper_module, "candidates", lambda session: [_detached(desk, "race", status="open")])
+    monkeypatch.setattr(sweeper_module, "load_cases", lambda session, ids: [_detached(desk, "race", status="open")])
     report = second.sweep()
     assert (report.events, report.handoffs, report.pages) == (0, 0, 0)
     assert len(events(desk, "race")) == 1 and len(pages(desk, "race")) == 1
@@ -226,3 +226,48 @@ def test_sla_pages_never_reuse_an_emergency_series(desk: Desk) -> None:
     keys = [p.idempotency_key for p in pages(desk, "em1")]
     assert len(keys) == len(set(keys)) == 7
     assert [p.series for p in pages(desk, "em1")][-2:] == [101, 102] and again.series == 102
+
+
+def test_a_backlog_waiting_for_people_is_read_again_only_when_it_changes_or_a_threshold_comes(desk: Desk) -> None:
+    for number in range(3):
+        needs_human_case(desk, f"nh{number}")
+    clock = Clock(T0 + 48 * M - 10 * S)  # near breach at +48 min, sooner than the revisit period
+    sweeper, _ = make_sweeper(desk, clock)
+    first = sweeper.sweep()
+    assert (first.watched, first.cases, first.events) == (3, 3, 0)
+    clock.now += 2 * S
+    second = sweeper.sweep()
+    assert (second.watched, second.cases) == (3, 0)
+
+    # The customer writes on one case: its history changed, so the next sweep reads that case alone.
+    with desk.session_factory.begin() as session:
+        session.add(
+            CaseMessage(case_id="nh1", author="customer", text="still there?", citations=[], created_at=clock.now)
+        )
+    assert sweeper.sweep().cases == 1
+
+    # Nothing is missed while unread: each case is read again at its near-breach instant, and acted on.
+    clock.now = T0 + 48 * M
+    report = sweeper.sweep()
+    assert (report.cases, report.events, report.pages) == (3, 3, 3)
+    assert [kind for kind, _, _ in events(desk, "nh0")] == ["sla_near_breach"]
+
+
+def test_every_watched_case_is_read_again_within_the_revisit_period(desk: Desk) -> None:
+    needs_human_case(desk)
+    clock = Clock(T0 + 10 * M)
+    sweeper, _ = make_sweeper(desk, clock)
+    assert sweeper.sweep().cases == 1
+    clock.now += sweeper_module.REVISIT * 0.7
+    assert sweeper.sweep().cases == 0
+    clock.now += sweeper_module.REVISIT * 0.6
+    assert sweeper.sweep().cases == 1
+
+
+def test_a_new_sweeper_reads_every_watched_case(desk: Desk) -> None:
+    needs_human_case(desk)
+    clock = Clock(T0 + 10 * M)
+    first, _ = make_sweeper(desk, clock)
+    assert first.sweep().cases == 1 and first.sweep().cases == 0
+    second, _ = make_sweeper(desk, clock)  # another API process, or this one restarted
+    assert second.sweep().cases == 1
