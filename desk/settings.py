@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     oncall_retry_base_seconds: float = Field(default=1.0, gt=0)
     oncall_retry_max_seconds: float = Field(default=60.0, gt=0)
     oncall_delivery_timeout_seconds: float = Field(default=5.0, gt=0)
-    oncall_worker_poll_seconds: float = Field(default=0.2, gt=0)
+    oncall_worker_poll_seconds: float = Field(default=2.0, gt=0)
     # A message in another language answered by the local model (English only) goes to the people's queue.
     non_english_to_human: bool = False
     auto_emergency_enabled: bool = True

@@ -86,6 +86,18 @@ def due_page_ids(session: Session, *, targets: Sequence[PageTarget], now: dateti
     return list(session.scalars(query))
 
 
+def next_due_at(session: Session, *, targets: Sequence[PageTarget]) -> datetime | None:
+    """The soonest instant something in the outbox falls due: a pending page's next attempt, a claim on one
+    lapsing, or an escalation's acknowledgement deadline (a re-page). One round trip; None when nothing waits."""
+    pending = (Page.status == PageStatus.PENDING.value, Page.target.in_([t.value for t in targets]))
+    attempt = select(func.min(Page.next_attempt_at)).where(*pending, Page.claimed_by.is_(None))
+    lapse = select(func.min(Page.claim_expires_at)).where(*pending, Page.claimed_by.is_not(None))
+    ack = select(func.min(OncallCase.ack_due_at)).where(OncallCase.ack_due_at.is_not(None), *_active())
+    row = session.execute(select(attempt.scalar_subquery(), lapse.scalar_subquery(), ack.scalar_subquery())).one()
+    found = [at for at in row if at is not None]
+    return min(found) if found else None
+
+
 def claim(session: Session, page_id: str, *, worker_id: str, now: datetime, lease: timedelta) -> bool:
     """Take one due page for this worker. Exactly one of several racing workers gets row count 1."""
     return (

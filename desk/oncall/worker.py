@@ -7,9 +7,11 @@ Each tick it
 4. claims due pages (atomic UPDATE with a lease, so several processes never deliver the same attempt) and
    posts them on a small thread pool, so one slow receiver does not hold up the others.
 
-The pager wakes it right after writing a page, so a page leaves within milliseconds; otherwise it polls
-every ONCALL_WORKER_POLL_SECONDS. A page stays in the outbox until a receiver answers 2xx: failures are
-retried with exponential backoff and jitter (`policy.retry_delay`), across restarts, for ever.
+The pager wakes it right after writing a page, so a page leaves within milliseconds. Otherwise it sleeps until
+the outbox's next due instant (a retry, a lapsing claim, a re-page: `outbox.next_due_at`), and at most
+ONCALL_WORKER_POLL_SECONDS, which bounds how late it sees what other processes wrote. A page stays in the
+outbox until a receiver answers 2xx: failures are retried with exponential backoff and jitter
+(`policy.retry_delay`), across restarts, for ever.
 """
 
 from __future__ import annotations
@@ -131,13 +133,24 @@ class DeliveryWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            wait = self.settings.oncall_worker_poll_seconds
             try:
                 self.tick()
+                wait = self.idle_seconds()
             except Exception:
                 # The loop must outlive any one bad tick (database briefly locked or away): pages wait in
                 # the outbox and the next tick retries. The traceback goes to the log.
                 logger.exception("on-call worker tick failed; retrying")
-            self._wake.wait(self.settings.oncall_worker_poll_seconds)
+            self._wake.wait(wait)
+
+    def idle_seconds(self) -> float:
+        """How long to sleep after a tick: until the outbox's next due instant, at most the poll interval."""
+        poll = self.settings.oncall_worker_poll_seconds
+        targets = self._targets()
+        now = self.clock()
+        with self.session_factory() as session:
+            due = outbox.next_due_at(session, targets=targets)
+        return poll if due is None else min(poll, max(0.0, (due - now).total_seconds()))
 
     def tick(self) -> None:
         now = self.clock()

@@ -224,3 +224,28 @@ def test_emergency_stored_without_a_page_is_paged_by_the_reconcile_sweep(
     apps(settings, crew)
     assert receiver.wait_for(lambda r: len(r) == 2, DEADLINE)
     assert receiver.received[1].idempotency_key == f"{case_id}.0.primary"
+
+
+def test_retries_and_repages_leave_when_due_not_at_the_next_poll(
+    tmp_path: Path, apps: Apps, account: Account, crew: RecordingCrew
+) -> None:
+    # A poll far longer than the test: every retry and re-page below can only come from the worker sleeping
+    # until the outbox's next due instant.
+    with LocalReceiver(WEBHOOK_SECRET, start=False) as receiver:
+        settings = fast_settings(
+            tmp_path,
+            oncall_webhook_url=receiver.url,
+            oncall_worker_poll_seconds=600.0,
+            oncall_ack_timeout_seconds=0.5,
+            oncall_max_repages=1,
+        )
+        client = apps(settings, crew)
+        case_id = emergency(client, account(client, "alice", "customer", "cust-a"))
+        deadline = time.monotonic() + DEADLINE
+        while pages_of(client, case_id)[0].attempts < 3:
+            assert time.monotonic() < deadline, "the failed page was not retried at its backoff"
+            time.sleep(0.05)
+        receiver.up()
+        expected = [f"{case_id}.0.primary", f"{case_id}.1.primary"]
+        assert receiver.wait_for(lambda r: [x.idempotency_key for x in r if x.status == 200] == expected, DEADLINE)
+        assert [r.payload["reason"] for r in receiver.delivered()] == ["emergency", "repage"]
