@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -185,8 +186,10 @@ def record_answer(
     reply_sanitised: bool,
     latency_ms: float,
     needs_human: bool = False,
+    same_transaction: Callable[[Connection], None] | None = None,
 ) -> None:
-    """Store the crew's answer. `needs_human`: the answer stands, but the case waits in the people's queue."""
+    """Store the crew's answer. `needs_human`: the answer stands, but the case waits in the people's queue.
+    `same_transaction`: more writes that must commit with the answer (the job's end), on its connection."""
     classification = result.classification
     case.degraded = result.degraded
     case.sanitised = case.sanitised or reply_sanitised
@@ -223,6 +226,8 @@ def record_answer(
         conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.AGENT, reply, citations, case.updated_at))
         # The status the answer left the case in: whether the desk now waits on the customer (SLA clocks).
         record_status(conn, case.id, case.status.value, case.updated_at)
+        if same_transaction is not None:
+            same_transaction(conn)
 
 
 def insert_customer_message(conn: Connection, thread: CaseThread, text: str, *, sanitised: bool) -> OpenCase:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -457,7 +458,9 @@ def answer_case(
     route: Route,
     history: tuple[ThreadMessage, ...],
     paged: bool,
+    with_answer: Callable[[Connection], None] | None = None,
 ) -> Reply:
+    """The crew's answer to the case, recorded (`with_answer`: more writes committed with it, the job's end)."""
     started = time.perf_counter()
     context = clean.context if clean.context is not None else case.context
     # The customer's profile (tier, plan, open cases), only where customer data may reach the models.
@@ -519,6 +522,7 @@ def answer_case(
         reply_sanitised=reply_changed,
         latency_ms=latency,
         needs_human=reason is not None,
+        same_transaction=with_answer,
     )
     if reason is not None:
         intake.audit.record(

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Connection
+
 from crew.decision import Decision
 from crew.models import Classification, Route, ThreadMessage
 from desk import cases, injection_guard, intake
@@ -89,8 +91,9 @@ def run(rt: Runtime, job_id: str) -> JobOutcome | None:
         store.finish(engine, claimed, JobStatus.ANSWERED)
         return _published(rt, load(engine, job_id))
     rt.publish(JobEvent("running", claimed.case_id, job_id, {"attempt": claimed.attempts}))
+    finish = FinishWithAnswer(claimed)
     try:
-        reply = _run_claimed(rt, claimed)
+        reply = _run_claimed(rt, claimed, finish)
     except AppError as exc:
         # The crew failed; `answer_case` recorded the failure on the case (an emergency stays with people).
         store.finish(engine, claimed, JobStatus.FAILED, error_code=exc.code)
@@ -101,7 +104,8 @@ def run(rt: Runtime, job_id: str) -> JobOutcome | None:
         )
         store.release(engine, claimed, retry_in=rt.lease)
         return None
-    if not store.finish(engine, claimed, JobStatus.ANSWERED):
+    held = finish.held if finish.done else store.finish(engine, claimed, JobStatus.ANSWERED)
+    if not held:
         logger.warning("job %s: answered after its lease was taken over", job_id)
     case = reply.case
     return _published(
@@ -124,7 +128,21 @@ def _published(rt: Runtime, found: JobOutcome | None) -> JobOutcome | None:
     return found
 
 
-def _run_claimed(rt: Runtime, claimed: store.Claimed) -> intake.Reply:
+@dataclass
+class FinishWithAnswer:
+    """Ends the job in the answer's own transaction: the answer and the job's end commit together, so no crash
+    leaves an answered case with its job still running (one transaction less per job, too)."""
+
+    claimed: store.Claimed
+    done: bool = False
+    held: bool = False
+
+    def __call__(self, conn: Connection) -> None:
+        self.held = store.finish_on(conn, self.claimed, JobStatus.ANSWERED)
+        self.done = True
+
+
+def _run_claimed(rt: Runtime, claimed: store.Claimed, finish: FinishWithAnswer) -> intake.Reply:
     desk, p = rt.desk, claimed.payload
     decided = p["decision"]
     decision = Decision(Route(decided["route"]), emergency=bool(decided["emergency"]), auto=bool(decided["auto"]))
@@ -147,7 +165,9 @@ def _run_claimed(rt: Runtime, claimed: store.Claimed) -> intake.Reply:
     _publish_progress(rt, claimed, decision, classification, route)
     clean = intake.CleanInput(message, p.get("context"), tuple(p.get("changed_fields") or ()))
     history = tuple(ThreadMessage.model_validate(m) for m in p.get("history") or ())
-    return intake.answer_case(desk, state, clean, decision, classification, route=route, history=history, paged=paged)
+    return intake.answer_case(
+        desk, state, clean, decision, classification, route=route, history=history, paged=paged, with_answer=finish
+    )
 
 
 def _classify(desk: intake.Intake, message: str) -> Classification | None:

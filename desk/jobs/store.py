@@ -193,29 +193,34 @@ def renew(engine: Engine, holder: str, lease: timedelta) -> int:
 
 def finish(engine: Engine, claimed: Claimed, status: JobStatus, *, error_code: str | None = None) -> bool:
     """Record the run's end. False if this run no longer held the job (its lease was taken over)."""
-    now = utcnow()
     with engine.begin() as conn:
-        return (
-            _rowcount(
-                conn.execute(
-                    update(JOBS)
-                    .where(
-                        JOBS.c.id == claimed.id,
-                        JOBS.c.run_token == claimed.token,
-                        JOBS.c.status == JobStatus.RUNNING.value,
-                    )
-                    .values(
-                        status=status.value,
-                        error_code=error_code,
-                        owner=None,
-                        lease_expires_at=None,
-                        finished_at=now,
-                        updated_at=now,
-                    )
+        return finish_on(conn, claimed, status, error_code=error_code)
+
+
+def finish_on(conn: Connection, claimed: Claimed, status: JobStatus, *, error_code: str | None = None) -> bool:
+    """`finish` on the caller's transaction (the answer's own, so the answer and the job's end commit together)."""
+    now = utcnow()
+    return (
+        _rowcount(
+            conn.execute(
+                update(JOBS)
+                .where(
+                    JOBS.c.id == claimed.id,
+                    JOBS.c.run_token == claimed.token,
+                    JOBS.c.status == JobStatus.RUNNING.value,
+                )
+                .values(
+                    status=status.value,
+                    error_code=error_code,
+                    owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
                 )
             )
-            == 1
         )
+        == 1
+    )
 
 
 def release(engine: Engine, claimed: Claimed, *, retry_in: timedelta) -> bool:
