@@ -1,7 +1,8 @@
 """CPU of one SLA sweep against a backlog: `python -m bench.sla_sweep [--cases N] [--sweeps N] [--database-url URL]`.
 
 Seeds `--cases` cases the desk owes a response (needs-human, escalated, open and in-progress cases, each with a
-customer message, a holding reply and a status change; their clocks run, none near breach yet) into a fresh
+customer message, a holding reply and a status change; their clocks run, none near breach yet), and
+`--answered` answered cases waiting on the customer (history the sweeper must not read), into a fresh
 database (a SQLite file under a temp directory, or the PostgreSQL URL given, in a throw-away schema), then runs
 `--sweeps` sweeps of one `SlaSweeper` at a fixed clock, as the sweeper thread of an API process does every
 SLA_SWEEP_SECONDS while nothing changes. Prints the median CPU (`time.process_time`) and wall time per sweep,
@@ -36,12 +37,13 @@ STATUSES = ("needs_human", "escalated", "open", "in_progress")
 SECRET = "sla-sweep-benchmark-secret-0123456789-abcdefghij"  # noqa: S105 - nothing is served
 
 
-def seed(settings: Settings, cases: int) -> None:
+def seed(settings: Settings, cases: int, answered: int = 0) -> None:
+    """`cases` cases the desk owes a response, then `answered` answered ones (waiting on the customer)."""
     engine = make_engine(settings.database_url)
     case_rows, message_rows, event_rows = [], [], []
-    for number in range(cases):
+    for number in range(cases + answered):
         case_id = f"sweep-{number:06d}"
-        status = STATUSES[number % len(STATUSES)]
+        status = STATUSES[number % len(STATUSES)] if number < cases else "answered"
         created = T0 + timedelta(seconds=number % 600)
         case_rows.append(
             {
@@ -115,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--sweeps", type=int, default=20)
+    parser.add_argument("--answered", type=int, default=0, help="answered cases beside them (not watched)")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a SQLite file)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sla-sweep-") as tmp, database(args.database_url, Path(tmp)) as url:
@@ -127,8 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_file=Path(tmp) / "app.log",
         )
         upgrade_database(settings.database_url)
-        seed(settings, args.cases)
-        result = {"cases": args.cases, **measure(settings, args.sweeps)}
+        seed(settings, args.cases, args.answered)
+        result = {"cases": args.cases, "answered": args.answered, **measure(settings, args.sweeps)}
     out(json.dumps(result))
     return 0
 

@@ -123,9 +123,11 @@ class Case(Base):
 
 class CaseMessage(Base):
     __tablename__ = "case_messages"
+    # (case_id, id), not case_id alone: a case's newest message is then one index probe (migration 0008).
+    __table_args__ = (Index("ix_case_messages_case_id_id", "case_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     author: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
     # The staff member's username on a staff message; None for the customer and the desk.
