@@ -54,6 +54,7 @@ def seed(settings: Settings, cases: int, answered: int = 0) -> None:
                 "priority": "medium",
                 "status": status,
                 "emergency": status == "escalated",
+                "last_author": "agent",
                 "created_at": created,
                 "updated_at": created + timedelta(seconds=5),
             }

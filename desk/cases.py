@@ -168,6 +168,7 @@ def insert_case(
             "context": context,
             "subject": subject_of(message),
             "language": language,
+            "last_author": Author.CUSTOMER.value,
             "created_at": case.updated_at,
             "updated_at": case.updated_at,
         },
@@ -220,6 +221,7 @@ def record_answer(
                 "sanitised": case.sanitised,
                 "status": case.status.value,
                 "crew_latency_ms": latency_ms,
+                "last_author": Author.AGENT.value,
                 "updated_at": case.updated_at,
             },
         )
@@ -235,7 +237,15 @@ def insert_customer_message(conn: Connection, thread: CaseThread, text: str, *, 
     case = thread.case
     case.updated_at = utcnow()
     case.sanitised = case.sanitised or sanitised
-    conn.execute(UPDATE_CASE, {"case_id": case.id, "sanitised": case.sanitised, "updated_at": case.updated_at})
+    conn.execute(
+        UPDATE_CASE,
+        {
+            "case_id": case.id,
+            "sanitised": case.sanitised,
+            "last_author": Author.CUSTOMER.value,
+            "updated_at": case.updated_at,
+        },
+    )
     conn.execute(INSERT_MESSAGE, _message_row(case.id, Author.CUSTOMER, text, [], case.updated_at))
     return case
 
@@ -273,6 +283,7 @@ def record_failure(engine: Engine, case: OpenCase, *, error_code: str, latency_m
                 "status": case.status.value,
                 "error_code": error_code,
                 "crew_latency_ms": latency_ms,
+                "last_author": Author.AGENT.value,
                 "updated_at": case.updated_at,
             },
         )

@@ -86,6 +86,8 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_customer_created", "customer_id", "created_at"),
         Index("ix_cases_status_priority", "status", "priority"),
+        # The SLA sweep's second question: which answered or resolved cases has the customer written on since.
+        Index("ix_cases_status_last_author", "status", "last_author"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -111,6 +113,10 @@ class Case(Base):
     injection_score: Mapped[float | None] = mapped_column(Float, default=None)
     # The first line of the first message, for case lists (never used for decisions).
     subject: Mapped[str | None] = mapped_column(String(120), default=None)
+    # Who wrote the case's newest message (customer, agent, staff), kept by every writer of a message
+    # (desk/cases.py, desk/oncall/actions.py): the SLA sweep finds the cases it owes by it without reading
+    # every case's messages.
+    last_author: Mapped[str | None] = mapped_column(String(20), default=None)
     # ISO 639-1 code of the first message's language (desk/language.py), None when unsure.
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -104,6 +104,7 @@ def staff_reply(session: Session, case: Case, user: Principal, text: str, now: d
     case.messages.append(
         CaseMessage(author=Author.STAFF.value, author_name=user.username, text=text, citations=[], created_at=now)
     )
+    case.last_author = Author.STAFF.value
     acknowledged = case.status in WITH_PEOPLE and _acknowledge(session, case, user, now)
     case.updated_at = now
     session.commit()
@@ -137,6 +138,7 @@ def hand_back(session: Session, case: Case, user: Principal, now: datetime, *, n
         case.messages.append(
             CaseMessage(author=Author.STAFF.value, author_name=user.username, text=note, citations=[], created_at=now)
         )
+        case.last_author = Author.STAFF.value
     _ensure_state(session, case, now)
     _set(session, case.id, handed_back_at=now, handed_back_by=user.username, ack_due_at=None, updated_at=now)
     outbox.cancel_pending(session, case.id)

@@ -80,3 +80,34 @@ def test_head_is_read_from_the_files_like_alembic_and_an_up_to_date_schema_skips
     upgrade_database(url)
     command.downgrade(alembic_config(url), "0001")
     assert not db.is_at_head(url)
+
+
+def test_cases_stored_before_last_author_existed_get_it_from_their_messages(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    command.upgrade(alembic_config(url), "0008")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for case_id, authors in (("c1", ["customer", "agent"]), ("c2", ["customer", "agent", "customer"])):
+            conn.execute(
+                text(
+                    "INSERT INTO cases (id, customer_id, requested_route, status, emergency, auto_emergency, "
+                    "sanitised, degraded, injection_flagged, created_at, updated_at) VALUES "
+                    "(:id, 'cust', 'auto', 'answered', 0, 0, 0, 0, 0, '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
+                ),
+                {"id": case_id},
+            )
+            for author in authors:
+                conn.execute(
+                    text(
+                        "INSERT INTO case_messages (case_id, author, text, citations, created_at) "
+                        "VALUES (:c, :a, 'x', '[]', '2026-12-01 00:00:00')"
+                    ),
+                    {"c": case_id, "a": author},
+                )
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as conn:
+        found = dict(conn.execute(text("SELECT id, last_author FROM cases ORDER BY id")).all())
+    assert found == {"c1": "agent", "c2": "customer"}
+    engine.dispose()

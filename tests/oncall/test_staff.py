@@ -192,3 +192,37 @@ def test_customer_follow_ups_count_against_the_customer_limit_and_a_rejection_is
         e["event"] == "rate_limited" and e["actor"] == "alice" and e["customer_id"] == "cust-a"
         for e in audit_events(settings.audit_log_file)
     )
+
+
+def test_every_message_keeps_the_cases_last_author_for_the_sla_sweep(
+    tmp_path: Path, apps: Apps, account: Account, crew: RecordingCrew
+) -> None:
+    from sqlalchemy import select
+
+    from desk.models import Case, CaseMessage
+
+    settings = fast_settings(tmp_path)
+    client = apps(settings, crew)
+    alice, staff = account(client, "alice", "customer", "cust-a"), account(client, "sam", "staff")
+
+    def authors(case_id: str) -> tuple[str | None, str]:
+        """(the case row's last_author, the author of its newest message)."""
+        with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+            case = session.get(Case, case_id)
+            assert case is not None
+            newest = session.scalars(
+                select(CaseMessage.author).where(CaseMessage.case_id == case_id).order_by(CaseMessage.id.desc())
+            ).first()
+            assert newest is not None
+            return case.last_author, newest
+
+    case_id = file_emergency(client, alice, "my invoice is wrong")  # customer, then the crew's holding reply
+    assert authors(case_id) == ("agent", "agent")
+    client.post(f"/support/cases/{case_id}/messages", json={"text": "any news?"}, headers=alice)
+    assert authors(case_id) == ("customer", "customer")  # stored for the people, not answered by the crew
+    client.post(f"/support/cases/{case_id}/messages", json={"text": "Fixed it."}, headers=staff)
+    assert authors(case_id) == ("staff", "staff")
+    client.post(f"/support/cases/{case_id}/handback", json={"note": "Over to the desk."}, headers=staff)
+    assert authors(case_id) == ("staff", "staff")
+    client.post(f"/support/cases/{case_id}/messages", json={"text": "And the VAT?"}, headers=alice)
+    assert authors(case_id) == ("agent", "agent")  # the crew answered the follow-up

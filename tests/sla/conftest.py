@@ -107,6 +107,7 @@ def seed(
                 status=status,
                 emergency=emergency,
                 subject=subject,
+                last_author=messages[-1][0] if messages else None,
                 created_at=created,
                 updated_at=updated,
             )
