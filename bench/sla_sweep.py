@@ -54,11 +54,12 @@ def seed(settings: Settings, cases: int, answered: int = 0) -> None:
                 "priority": "medium",
                 "status": status,
                 "emergency": status == "escalated",
-                "last_author": "agent",
                 "created_at": created,
                 "updated_at": created + timedelta(seconds=5),
             }
         )
+        if "last_author" in Case.__table__.c:  # the baseline of this column's commit has none
+            case_rows[-1]["last_author"] = "agent"
         message_rows += [
             {"case_id": case_id, "author": "customer", "text": "help", "citations": [], "created_at": created},
             {
