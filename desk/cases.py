@@ -283,7 +283,6 @@ def record_failure(engine: Engine, case: OpenCase, *, error_code: str, latency_m
                 "status": case.status.value,
                 "error_code": error_code,
                 "crew_latency_ms": latency_ms,
-                "last_author": Author.AGENT.value,
                 "updated_at": case.updated_at,
             },
         )

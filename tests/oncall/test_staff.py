@@ -226,3 +226,9 @@ def test_every_message_keeps_the_cases_last_author_for_the_sla_sweep(
     assert authors(case_id) == ("staff", "staff")
     client.post(f"/support/cases/{case_id}/messages", json={"text": "And the VAT?"}, headers=alice)
     assert authors(case_id) == ("agent", "agent")  # the crew answered the follow-up
+
+    # A crew failure writes no message: the customer's stays the newest, and so the case's last author.
+    crew.fail_with = RuntimeError("model down")
+    failed = client.post(f"/support/cases/{case_id}/messages", json={"text": "Hello?"}, headers=alice)
+    assert failed.status_code >= 500
+    assert authors(case_id) == ("customer", "customer")
