@@ -5,9 +5,10 @@ customer message, a holding reply and a status change; their clocks run, none ne
 `--answered` answered cases waiting on the customer (history the sweeper must not read), into a fresh
 database (a SQLite file under a temp directory, or the PostgreSQL URL given, in a throw-away schema, analysed
 as autovacuum would), then runs `--sweeps` sweeps of one `SlaSweeper` at a fixed clock, as the sweeper thread
-of an API process does every SLA_SWEEP_SECONDS while nothing changes. Prints the median CPU (`time.process_time`) and wall time per sweep,
-the first sweep apart (it reads every case), and how many cases the last sweep watched and read in full.
-A benchmark, not a test: it writes only under a temp directory or in its own schema.
+of an API process does every SLA_SWEEP_SECONDS while nothing changes. Prints the median CPU
+(`time.process_time`) and wall time per sweep, the first sweep apart (it reads every case), and how many cases
+the last sweep watched and read in full. A benchmark, not a test: it writes only under a temp directory or in
+its own schema.
 """
 
 from __future__ import annotations
