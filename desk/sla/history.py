@@ -49,7 +49,8 @@ def status_event(case_id: str, status: str, at: datetime, *, actor: str | None =
     return CaseEvent(case_id=case_id, kind=STATUS_EVENT, at=at, key=None, actor=actor, data={"to": status, **data})
 
 
-def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    """`values` in slices small enough for one `IN (...)` list."""
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
 
@@ -60,7 +61,7 @@ def histories(session: Session, cases: Sequence[Case]) -> dict[str, CaseHistory]
     messages: dict[str, list[Fact]] = defaultdict(list)
     marks: dict[str, list[Fact]] = defaultdict(list)
     tiers: dict[str, str] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows = session.execute(
             select(CaseMessage.case_id, CaseMessage.author, CaseMessage.created_at)
             .where(CaseMessage.case_id.in_(chunk))
@@ -76,7 +77,7 @@ def histories(session: Session, cases: Sequence[Case]) -> dict[str, CaseHistory]
         for case_id, at, data in events:
             marks[case_id].append(Fact(at, FactKind.STATUS, str((data or {}).get("to") or "")))
     customer_ids = sorted({c.customer_id for c in cases})
-    for chunk in _chunks(customer_ids):
+    for chunk in chunks(customer_ids):
         tiers.update(
             {
                 cid: tier

@@ -50,7 +50,7 @@ from desk.oncall.outbox import new_page
 from desk.oncall.pager import record_page_queued
 from desk.settings import Settings
 from desk.sla.clock import CaseClocks, ClockReading, ClockState, case_clocks
-from desk.sla.history import STATUS_EVENT, histories, status_event
+from desk.sla.history import STATUS_EVENT, chunks, histories, status_event
 from desk.sla.policy import SlaPolicies, policies_for
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,6 @@ PAGE_WINDOW = timedelta(hours=1)
 # Each watched case is read in full at least this often (spread by +-25% so a backlog read at one sweep does not
 # come back all at once), whatever its watched columns say.
 REVISIT = timedelta(seconds=60)
-_CHUNK = 500
 # What a case's clocks are read from, as the watch query returns it: status, updated_at, how many messages and
 # how many recorded status changes it has.
 Fingerprint = tuple[Any, ...]
@@ -107,8 +106,8 @@ def watched(session: Session) -> dict[str, Fingerprint]:
 
 def load_cases(session: Session, case_ids: list[str]) -> list[Case]:
     cases: list[Case] = []
-    for start in range(0, len(case_ids), _CHUNK):
-        cases.extend(session.scalars(select(Case).where(Case.id.in_(case_ids[start : start + _CHUNK]))))
+    for chunk in chunks(case_ids):
+        cases.extend(session.scalars(select(Case).where(Case.id.in_(chunk))))
     return cases
 
 
@@ -122,8 +121,7 @@ class LastRead:
 
 def _known_keys(session: Session, case_ids: list[str]) -> set[str]:
     keys: set[str] = set()
-    for start in range(0, len(case_ids), _CHUNK):
-        chunk = case_ids[start : start + _CHUNK]
+    for chunk in chunks(case_ids):
         keys.update(
             k
             for k in session.scalars(
