@@ -458,9 +458,9 @@ def answer_case(
     route: Route,
     history: tuple[ThreadMessage, ...],
     paged: bool,
-    with_answer: Callable[[Connection], None] | None = None,
+    same_transaction: Callable[[Connection], None] | None = None,
 ) -> Reply:
-    """The crew's answer to the case, recorded (`with_answer`: more writes committed with it, the job's end)."""
+    """The crew's answer to the case, recorded (`same_transaction`: more writes committed with it, the job's end)."""
     started = time.perf_counter()
     context = clean.context if clean.context is not None else case.context
     # The customer's profile (tier, plan, open cases), only where customer data may reach the models.
@@ -522,7 +522,7 @@ def answer_case(
         reply_sanitised=reply_changed,
         latency_ms=latency,
         needs_human=reason is not None,
-        same_transaction=with_answer,
+        same_transaction=same_transaction,
     )
     if reason is not None:
         intake.audit.record(

@@ -104,7 +104,7 @@ def run(rt: Runtime, job_id: str) -> JobOutcome | None:
         )
         store.release(engine, claimed, retry_in=rt.lease)
         return None
-    held = finish.held if finish.done else store.finish(engine, claimed, JobStatus.ANSWERED)
+    held = finish.held if finish.held is not None else store.finish(engine, claimed, JobStatus.ANSWERED)
     if not held:
         logger.warning("job %s: answered after its lease was taken over", job_id)
     case = reply.case
@@ -134,12 +134,11 @@ class FinishWithAnswer:
     leaves an answered case with its job still running (one transaction less per job, too)."""
 
     claimed: store.Claimed
-    done: bool = False
-    held: bool = False
+    # Whether this run still held the job when it ended it; None until the answer's transaction ran.
+    held: bool | None = None
 
     def __call__(self, conn: Connection) -> None:
         self.held = store.finish_on(conn, self.claimed, JobStatus.ANSWERED)
-        self.done = True
 
 
 def _run_claimed(rt: Runtime, claimed: store.Claimed, finish: FinishWithAnswer) -> intake.Reply:
@@ -166,7 +165,7 @@ def _run_claimed(rt: Runtime, claimed: store.Claimed, finish: FinishWithAnswer) 
     clean = intake.CleanInput(message, p.get("context"), tuple(p.get("changed_fields") or ()))
     history = tuple(ThreadMessage.model_validate(m) for m in p.get("history") or ())
     return intake.answer_case(
-        desk, state, clean, decision, classification, route=route, history=history, paged=paged, with_answer=finish
+        desk, state, clean, decision, classification, route=route, history=history, paged=paged, same_transaction=finish
     )
 
 

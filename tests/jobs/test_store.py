@@ -123,6 +123,6 @@ def test_the_crews_answer_and_the_jobs_end_commit_together(database_url: str) ->
 
     finish = runner.FinishWithAnswer(claimed)
     record(finish)
-    assert finish.done and finish.held
+    assert finish.held is True
     assert status_of() == (CaseStatus.ANSWERED.value, "answered", 1)
     engine.dispose()
