@@ -129,7 +129,7 @@ class Case(Base):
 
 class CaseMessage(Base):
     __tablename__ = "case_messages"
-    # (case_id, id), not case_id alone: a case's newest message is then one index probe (migration 0008).
+    # (case_id, id), not case_id alone: a case's messages in order (its thread, its newest) come from the index.
     __table_args__ = (Index("ix_case_messages_case_id_id", "case_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
