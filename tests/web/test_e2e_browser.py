@@ -62,6 +62,9 @@ STAFF = ("sam", "sam-password")
 LIVE_TIMEOUT_MS = 20_000  # the case view reads the case every 3 s; a staff reply must show well within this
 START_TIMEOUT = 120.0  # the API imports crewai (~5 s) and builds the crew; slow CI machines need headroom
 UI_TIMEOUT_MS = 60_000
+# A select box's list is given this long to show an option before it is opened again (see pick).
+PICK_WAIT_MS = 10_000
+PICK_ATTEMPTS = 6
 
 
 @dataclass
@@ -226,6 +229,28 @@ def open_page(page: Page, title: str) -> None:
     settle(page)
 
 
+def pick(page: Page, option: re.Pattern[str]) -> None:
+    """Open the page's first select box and choose an option, opening it again if a refresh closed it.
+
+    The queues redraw themselves every few seconds (a Streamlit fragment); a redraw that lands between opening
+    the list and choosing from it closes the list, and the option is then never shown until it is opened again.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for _ in range(PICK_ATTEMPTS):
+        settle(page)
+        page.get_by_test_id("stSelectbox").first.click()
+        choice = page.get_by_role("option", name=option)
+        try:
+            choice.wait_for(timeout=PICK_WAIT_MS)
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        choice.click()
+        return
+    raise AssertionError(f"no option matching {option.pattern!r} after {PICK_ATTEMPTS} tries")
+
+
 def file_through_the_api(desk: Desk, who: tuple[str, str, str], message: str, *, emergency: bool = False) -> str:
     """A request filed by another customer straight through the API (so the queues are not empty)."""
     with httpx.Client(base_url=desk.api_url, timeout=120) as api:
@@ -291,8 +316,7 @@ def test_a_customer_and_a_staff_member_talk_through_a_case(browser: Browser, des
     sign_in(staff, STAFF[0], STAFF[1])
     open_page(staff, "Queues")
     staff.get_by_text("Paging is not configured: emergencies wait in this queue.").wait_for()
-    staff.get_by_test_id("stSelectbox").first.click()
-    staff.get_by_role("option", name=re.compile(rf"^Waiting for a person: .* · {CUSTOMER[2]} ")).click()
+    pick(staff, re.compile(rf"^Waiting for a person: .* · {CUSTOMER[2]} "))
     staff.get_by_role("heading", name=re.compile("^I was charged twice")).first.wait_for()
     settle(staff)
     staff.get_by_test_id("stCaptionContainer").filter(has_text=case_id).first.wait_for()
