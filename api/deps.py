@@ -116,11 +116,9 @@ async def get_current_user(request: Request, token: TokenDep) -> Principal:
         claims = decode_access_token(token, secret=settings.secret_key.get_secret_value(), algorithm=settings.algorithm)
     except InvalidToken as exc:
         raise await reject("invalid") from exc
-    user = principals.get(claims.sub)
-    if user is None:
-        user = await run_in_threadpool(_lookup, state.session_factory, claims.sub)
-        if user is not None:
-            principals.put(user)
+    user = await principals.get_or_load(
+        claims.sub, lambda: run_in_threadpool(_lookup, state.session_factory, claims.sub)
+    )
     if user is None or user.role.value != claims.role:
         raise await reject("unknown_account")
     if claims.version != user.token_version:

@@ -3,6 +3,7 @@ and enable accounts over the API and the CLI, audited; tokens are parsed strictl
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -14,8 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from cli.main import HANDLERS, _handler_key, build_parser
+from desk.accounts import Principal
 from desk.commands import users_disable, users_enable
-from desk.models import Account
+from desk.models import Account, Role
+from desk.principals import PrincipalCache
 from desk.settings import Settings
 from tests.api.conftest import PASSWORD, make_settings
 from tests.api.fakes import FakeCrew
@@ -151,3 +154,50 @@ def test_a_non_canonical_signature_spelling_is_refused(client: TestClient, make_
     last = alphabet.index(token[-1])
     twin = token[:-1] + alphabet[last ^ 1]
     assert client.get("/support/cases", headers={"Authorization": f"Bearer {twin}"}).status_code == 401
+
+
+ALICE = Principal(7, "alice", Role.CUSTOMER, "cust-a")
+
+
+class SlowAccounts:
+    """An account store that answers after `release` is set, counting the lookups it is asked for."""
+
+    def __init__(self, answer: Principal | None = ALICE) -> None:
+        self.answer = answer
+        self.lookups = 0
+        self.release = asyncio.Event()
+
+    async def lookup(self) -> Principal | None:
+        self.lookups += 1
+        await self.release.wait()
+        return self.answer
+
+
+def test_requests_missing_the_cache_together_share_one_lookup() -> None:
+    async def scenario() -> None:
+        cache, accounts = PrincipalCache(ttl=30), SlowAccounts()
+        waiting = [asyncio.create_task(cache.get_or_load("alice", accounts.lookup)) for _ in range(50)]
+        await asyncio.sleep(0)
+        waiting[0].cancel()  # one caller going away does not take the lookup with it
+        accounts.release.set()
+        answers = await asyncio.gather(*waiting[1:])
+        assert answers == [ALICE] * 49
+        assert accounts.lookups == 1
+        assert await cache.get_or_load("alice", accounts.lookup) == ALICE and accounts.lookups == 1  # cached
+
+    asyncio.run(scenario())
+
+
+def test_a_lookup_that_started_before_a_disable_is_not_cached() -> None:
+    async def scenario() -> None:
+        cache, accounts = PrincipalCache(ttl=30), SlowAccounts()
+        in_flight = asyncio.create_task(cache.get_or_load("alice", accounts.lookup))
+        await asyncio.sleep(0)
+        cache.forget("alice")  # the admin disables alice while the lookup runs
+        accounts.release.set()
+        await in_flight
+        accounts.answer = None  # the account as the database now has it
+        assert await cache.get_or_load("alice", accounts.lookup) is None
+        assert accounts.lookups == 2
+
+    asyncio.run(scenario())
