@@ -17,6 +17,7 @@ from api.routes import admin, articles, auth, cases, customers, events, health, 
 from crew.models import SupportCrew
 from desk.articles import Articles
 from desk.audit import AuditLog
+from desk.audit_rows import AuditRowWriter
 from desk.crew_holder import CrewHolder
 from desk.db import make_engine, make_session_factory
 from desk.escalation import EscalationHook
@@ -47,7 +48,9 @@ def create_app(
         busy_timeout_seconds=settings.database_busy_timeout_seconds,
     )
     session_factory = make_session_factory(engine)
-    audit = AuditLog(settings.audit_log_file, engine)
+    # The request writes and chains the file line; the database copy follows in batches (desk/audit_rows.py).
+    audit_rows = AuditRowWriter(engine, settings.audit_log_file)
+    audit = AuditLog(settings.audit_log_file, engine, rows=audit_rows)
     crew_holder = CrewHolder(crew)
 
     def job_intake() -> Intake:
@@ -78,6 +81,7 @@ def create_app(
         limiter = to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.crew_max_workers)
         crew_holder.start_loading(settings)
+        audit_rows.start()
         paging.start()
         jobs.start()
         try:
@@ -85,6 +89,7 @@ def create_app(
         finally:
             jobs.stop()
             paging.stop()
+            audit_rows.close()
             engine.dispose()
             logs.close()
 

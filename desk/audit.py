@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, Row, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -92,10 +92,21 @@ def inert(value: Any) -> Any:
     return value
 
 
+class RowSink(Protocol):
+    """Where the database copy of each entry goes when it is not stored in the caller's thread."""
+
+    def submit(self, entry: dict[str, Any]) -> None: ...
+
+    def flush(self, timeout: float = ...) -> bool: ...
+
+
 class AuditLog:
-    def __init__(self, path: Path, engine: Engine | None = None) -> None:
+    def __init__(self, path: Path, engine: Engine | None = None, *, rows: RowSink | None = None) -> None:
+        """`rows`: store the database copy through this sink (desk/audit_rows.py, batched behind the file)
+        instead of one insert per event in the caller's thread."""
         self.path = path
         self._engine = engine
+        self._rows = rows
         self._lock = threading.Lock()
 
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
@@ -103,8 +114,16 @@ class AuditLog:
         clean = inert(redact_fields({k: v for k, v in fields.items() if v is not None}))
         with self._lock:
             entry = self._append(event, clean)
-        self._store(entry)
+        if self._rows is not None:
+            self._rows.submit(entry)
+        else:
+            self._store(entry)
         return entry
+
+    def flush(self) -> None:
+        """Before reading the database copy: wait until this process's events so far are in it."""
+        if self._rows is not None:
+            self._rows.flush()
 
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
@@ -142,15 +161,7 @@ class AuditLog:
     def _store(self, entry: dict[str, Any]) -> None:
         if self._engine is None:
             return
-        row = {
-            "seq": entry["seq"],
-            "ts": datetime.fromisoformat(entry["ts"]),
-            "event": entry["event"],
-            "payload": {k: v for k, v in entry.items() if k not in _NOT_PAYLOAD},
-            "prev_hash": entry["prev"],
-            "hash": entry["hash"],
-            **{name: entry.get(name) for name in _COLUMNS},
-        }
+        row = row_of(entry)
         try:
             # A Core insert costs a third of an ORM unit of work, and this runs on every request. The
             # statement is built once (INSERT_EVENT) and gets one parameter dict, not a one-element list
@@ -160,6 +171,35 @@ class AuditLog:
         except SQLAlchemyError:
             # The file line is already written and chained; a lost database copy is reported, not fatal.
             logger.exception("audit event %s (seq %s) not stored in the database", entry["event"], entry["seq"])
+
+
+def row_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The `audit_events` row holding `entry` (`row_entry` turns it back)."""
+    return {
+        "seq": entry["seq"],
+        "ts": datetime.fromisoformat(entry["ts"]),
+        "event": entry["event"],
+        "payload": {k: v for k, v in entry.items() if k not in _NOT_PAYLOAD},
+        "prev_hash": entry["prev"],
+        "hash": entry["hash"],
+        **{name: entry.get(name) for name in _COLUMNS},
+    }
+
+
+def last_seq(path: Path) -> int:
+    """The seq of the file's last line; 0 for a missing or empty file or an unreadable last line."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return 0
+    try:
+        last = _last_line(fd)
+    finally:
+        os.close(fd)
+    try:
+        return int(json.loads(last)["seq"]) if last else 0
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return 0
 
 
 @dataclass(frozen=True)
@@ -250,7 +290,7 @@ def verify_database(session: Session) -> VerifyResult:
     return VerifyResult(True, count, None, None, seq, prev_hash)
 
 
-def _lines_backwards(path: Path) -> Iterator[bytes]:
+def lines_backwards(path: Path) -> Iterator[bytes]:
     """The file's lines, last first (read in chunks from the end)."""
     with path.open("rb") as handle:
         pos = handle.seek(0, os.SEEK_END)
@@ -275,7 +315,7 @@ def compare_with_file(result: VerifyResult, path: Path, *, now: datetime | None 
     if not result.ok or not path.exists():
         return result
     now = now or datetime.now(UTC)
-    for raw in _lines_backwards(path):
+    for raw in lines_backwards(path):
         try:
             entry = json.loads(raw)
             seq = int(entry["seq"])

@@ -131,6 +131,7 @@ def read_audit(
 ) -> AuditPage:
     """Audit events, newest first, with whether the database copy they come from holds: its hash chain is
     recomputed on every call (the whole table, not only this page) and compared with the audit file."""
+    audit.flush()  # this process's latest events, in the copy before it is read
     query = select(AuditEvent)
     if event is not None:
         query = query.where(AuditEvent.event == event)

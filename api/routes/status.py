@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import SessionDep, SettingsDep, StaffUser
+from api.deps import AuditDep, SessionDep, SettingsDep, StaffUser
 from api.openapi import error_responses
 from api.schemas import StatusOut
 from desk.metrics import desk_metrics, metrics_csv
@@ -22,11 +22,12 @@ Days = Annotated[int, Query(ge=1, le=366, description="The metrics' window: the 
 
 @router.get("/status", response_model=StatusOut)
 def support_status(
-    user: StaffUser, session: SessionDep, settings: SettingsDep, request: Request, days: Days = 30
+    user: StaffUser, session: SessionDep, settings: SettingsDep, audit: AuditDep, request: Request, days: Days = 30
 ) -> StatusOut:
     """Interactions and latency per agent, routing counts, degraded answers, recent rejections, where the crew
     jobs stand (`jobs`), and `metrics`: first-response and resolution times, automation, handoff and reopen
     rates and SLA % met, overall and per route, priority and day."""
+    audit.flush()  # the security counters read the audit table: this process's latest events first
     out = StatusOut.model_validate(
         desk_status(session, policies=policies_of(settings), days=days), from_attributes=True
     )

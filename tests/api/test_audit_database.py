@@ -38,6 +38,7 @@ def desk(
     for i in range(3):
         client.post("/support/request", json={"message": f"hello {i}"}, headers=alice)
     client.post("/auth/token", data={"username": "alice", "password": "wrong"})
+    client.app.state.audit.flush()  # type: ignore[attr-defined]  # the database copy follows the file in batches
     return client, settings, admin
 
 
