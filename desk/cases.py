@@ -139,16 +139,18 @@ def insert_case(
     context: dict[str, Any] | None,
     message: str,
     language: str | None = None,
+    queued: bool = False,
 ) -> OpenCase:
     """Insert the case and the customer's first message on `conn`, in the caller's transaction, which commits
-    before the crew runs: a crew failure or a crash leaves the case stored."""
+    before the crew runs: a crew failure or a crash leaves the case stored. `queued`: the caller stores the
+    crew's job in the same transaction, so a case that is not an emergency starts as queued (one UPDATE less)."""
     case = OpenCase(
         id=new_case_id(),
         customer_id=customer_id,
         requested_route=requested_route,
         emergency=emergency,
         sanitised=sanitised,
-        status=CaseStatus.ESCALATED if emergency else CaseStatus.OPEN,
+        status=CaseStatus.ESCALATED if emergency else CaseStatus.QUEUED if queued else CaseStatus.OPEN,
         priority=Priority.URGENT if emergency else None,
         language=language,
     )

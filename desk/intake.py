@@ -252,10 +252,15 @@ def file_request(
             context=clean.context,
             message=clean.message,
             language=language,
+            queued=not decision.emergency,
         )
         # Any message but an emergency has its job stored with it: one transaction, so no crash leaves the
         # case without one. An emergency pages first, as its job says whether the page went out.
-        job_id = None if decision.emergency else _insert_job(conn, case, clean, job, ticket, idempotency_key_id)
+        job_id = (
+            None
+            if decision.emergency
+            else _insert_job(conn, case, clean, job, ticket, idempotency_key_id, case_queued=True)
+        )
     # Prompt-injection guard (desk/injection_guard.py): a flagged message is audited and marked on its case.
     injection_guard.record(intake, user, customer_id, case.id, clean.message, request_id)
     if job_id is None:
@@ -373,6 +378,8 @@ def _insert_job(
     job: Handoff,
     ticket: JobTicket,
     idempotency_key_id: int | None,
+    *,
+    case_queued: bool = False,
 ) -> str:
     """The crew's job for the case, on the caller's transaction (the Idempotency-Key row is bound to it)."""
     from desk.jobs import store
@@ -385,6 +392,7 @@ def _insert_job(
         owner=ticket.owner,
         lease=ticket.lease,
         idempotency_key_id=idempotency_key_id,
+        case_queued=case_queued,
     )
 
 

@@ -118,9 +118,11 @@ def insert_job(
     owner: str | None,
     lease: timedelta,
     idempotency_key_id: int | None = None,
+    case_queued: bool = False,
 ) -> str:
     """Store a queued job for the case and show the case as queued (unless people have it), on `conn`: the
-    intake inserts the case (or its follow-up) and its job in one transaction."""
+    intake inserts the case (or its follow-up) and its job in one transaction. `case_queued`: the case row was
+    inserted as queued in this transaction, so it is not updated again."""
     job_id, now = new_job_id(), utcnow()
     conn.execute(
         INSERT_JOB,
@@ -137,7 +139,8 @@ def insert_job(
             "updated_at": now,
         },
     )
-    _set_case_status(conn, case_id, CaseStatus.QUEUED, now, CREW_STATUSES)
+    if not case_queued:
+        _set_case_status(conn, case_id, CaseStatus.QUEUED, now, CREW_STATUSES)
     if idempotency_key_id is not None:
         conn.execute(BIND_KEY, {"key_id": idempotency_key_id, "c": case_id, "j": job_id})
     return job_id
