@@ -220,6 +220,19 @@ class SlaPolicies:
     def calendar_for(self, targets: Targets, clock: str) -> BusinessCalendar | None:
         return self.calendar if clock in targets.business_clocks else None
 
+    @property
+    def earliest_crossing(self) -> timedelta:
+        """The least time any clock of any tier and priority runs before it reaches a threshold (near breach):
+        a case younger than this has crossed none, as no clock starts before its case or runs faster than
+        the wall clock."""
+        shortest = min(
+            targets.target(clock)
+            for by_priority in self.targets_by_tier.values()
+            for targets in by_priority.values()
+            for clock in CLOCKS
+        )
+        return shortest * self.near_breach_ratio
+
 
 def _calendar(spec: _CalendarIn) -> BusinessCalendar:
     return BusinessCalendar(

@@ -8,7 +8,8 @@ Each sweep (every SLA_SWEEP_SECONDS, and on demand in tests with a controllable 
    each with what its clocks are read from (status, last update, number of messages and of recorded status
    changes): one query on indexes. Only the cases that changed since this sweeper last read them, whose next
    threshold has come (a running clock's near-breach instant, then its deadline), or that it has not read
-   for about REVISIT are read in full (history and clocks). A backlog of cases waiting for people therefore
+   for about REVISIT are read in full (history and clocks), and none younger than the shortest time any clock
+   takes to its first threshold (`SlaPolicies.earliest_crossing`). A backlog of cases waiting for people therefore
    costs a sweep a row each, not a history each, and answered cases cost nothing; REVISIT bounds what no
    watched column shows (a customer's tier edited, a clock skewed);
 2. for each clock that crossed its near-breach or breach threshold and has no event for it yet, one
@@ -69,8 +70,8 @@ PAGE_WINDOW = timedelta(hours=1)
 # Each watched case is read in full at least this often (spread by +-25% so a backlog read at one sweep does not
 # come back all at once), whatever its watched columns say.
 REVISIT = timedelta(seconds=60)
-# What a case's clocks are read from, as the watch query returns it: status, updated_at, how many messages and
-# how many recorded status changes it has.
+# What a case's clocks are read from, as the watch query returns it: created_at (which never changes), status,
+# updated_at, how many messages and how many recorded status changes it has.
 Fingerprint = tuple[Any, ...]
 
 
@@ -97,9 +98,9 @@ def watched(session: Session) -> dict[str, Fingerprint]:
     # the desk's whole history of answered cases.
     waiting = (CaseStatus.ANSWERED.value, CaseStatus.RESOLVED.value)
     owed = [status.value for status in CaseStatus if status.value not in waiting]
-    query = select(Case.id, Case.status, Case.updated_at, messages.scalar_subquery(), marks.scalar_subquery()).where(
-        or_(Case.status.in_(owed), and_(Case.status.in_(waiting), Case.last_author == Author.CUSTOMER.value))
-    )
+    query = select(
+        Case.id, Case.created_at, Case.status, Case.updated_at, messages.scalar_subquery(), marks.scalar_subquery()
+    ).where(or_(Case.status.in_(owed), and_(Case.status.in_(waiting), Case.last_author == Author.CUSTOMER.value)))
     return {case_id: tuple(rest) for case_id, *rest in session.execute(query)}
 
 
@@ -234,6 +235,10 @@ class SlaSweeper:
         return report
 
     def _due(self, case_id: str, fingerprint: Fingerprint, now: datetime) -> bool:
+        if now - fingerprint[0] < self._policies.earliest_crossing:
+            # Too young to have crossed any threshold (fingerprint[0] is created_at): under load, most watched
+            # cases are new ones the crew answers within seconds, and reading each would be wasted.
+            return False
         last = self._read.get(case_id)
         return last is None or last.fingerprint != fingerprint or last.again_at <= now
 

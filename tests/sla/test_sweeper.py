@@ -255,7 +255,7 @@ def test_a_backlog_waiting_for_people_is_read_again_only_when_it_changes_or_a_th
 
 def test_every_watched_case_is_read_again_within_the_revisit_period(desk: Desk) -> None:
     needs_human_case(desk)
-    clock = Clock(T0 + 10 * M)
+    clock = Clock(T0 + 25 * M)  # old enough to have crossed a threshold (the shortest is 24 min away)
     sweeper, _ = make_sweeper(desk, clock)
     assert sweeper.sweep().cases == 1
     clock.now += sweeper_module.REVISIT * 0.7
@@ -266,8 +266,22 @@ def test_every_watched_case_is_read_again_within_the_revisit_period(desk: Desk) 
 
 def test_a_new_sweeper_reads_every_watched_case(desk: Desk) -> None:
     needs_human_case(desk)
-    clock = Clock(T0 + 10 * M)
+    clock = Clock(T0 + 25 * M)
     first, _ = make_sweeper(desk, clock)
     assert first.sweep().cases == 1 and first.sweep().cases == 0
     second, _ = make_sweeper(desk, clock)  # another API process, or this one restarted
     assert second.sweep().cases == 1
+
+
+def test_a_case_too_young_to_have_crossed_a_threshold_is_not_read(desk: Desk) -> None:
+    # The test policy's shortest target is 30 min (next response), near breach at 80% of it: no clock of a case
+    # younger than 24 min can have crossed anything, so the sweep does not read it.
+    needs_human_case(desk)
+    clock = Clock(T0 + 23 * M)
+    sweeper, _ = make_sweeper(desk, clock)
+    report = sweeper.sweep()
+    assert (report.watched, report.cases) == (1, 0)
+    clock.now = T0 + 25 * M
+    assert sweeper.sweep().cases == 1
+    clock.now = T0 + 48 * M  # 80 % of the 1 h first-response target: still found on time
+    assert sweeper.sweep().events == 1
