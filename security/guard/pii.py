@@ -23,6 +23,7 @@ hosted model's prompt) and for logs.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -220,19 +221,57 @@ def _iban_finding(match: re.Match[str]) -> Finding | None:
     return None
 
 
-def find_pii(text: str) -> list[Finding]:
-    """Every piece of personal data in `text`, without overlaps (earlier and longer findings win)."""
+def find_pii(text: str, memo: StretchMemo | None = None) -> list[Finding]:
+    """Every piece of personal data in `text`, without overlaps (earlier and longer findings win). With a
+    `memo`, the findings of a stretch near digits seen before (the same characters) are not searched again."""
     found: list[Finding] = []
     if "@" in text:
         found += [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
     if _ENOUGH_DIGITS.match(text):
         near = near_digits(text)
+        if memo is not None and not any(e.start < s.end and s.start < e.end for e in found for s in near):
+            # With no e-mail reaching into a stretch, each stretch's findings depend on its own characters and
+            # the one before it (the patterns' look-behind) alone: the same as the scan below, stretch by stretch.
+            for stretch in near:
+                found += memo.findings(text, stretch)
+            return _merge(found)
         for start, end, digits in near:
             found += _numbers_in(text, start, end, digits)
         taken = _merge(found)
         for start, end, _digits in near:
             found += _phones_in(text, start, end, taken)
     return _merge(found)
+
+
+def _stretch_findings(text: str, stretch: Stretch) -> list[Finding]:
+    numbers = _numbers_in(text, stretch.start, stretch.end, stretch.digits)
+    return numbers + _phones_in(text, stretch.start, stretch.end, _merge(numbers))
+
+
+class StretchMemo:
+    """The findings of stretches near digits already scanned, keyed by a digest of their characters (so no text
+    is kept), with offsets relative to the stretch. A hosted prompt repeats most of its digit-bearing text from
+    one request to the next (knowledge-base articles, the task's own wording); only the customer's part is new.
+    Bounded: when full it starts over. Safe to share between threads (a lost race costs one scan)."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._max = max_entries
+        self._entries: dict[bytes, tuple[Finding, ...]] = {}
+
+    def findings(self, text: str, stretch: Stretch) -> list[Finding]:
+        # The character before the stretch is part of the key: the patterns look one character behind.
+        before = text[stretch.start - 1] if stretch.start else "\x00"
+        key = hashlib.blake2b((before + text[stretch.start : stretch.end]).encode(), digest_size=16).digest()
+        known = self._entries.get(key)
+        if known is None:
+            found = _stretch_findings(text, stretch)
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[key] = tuple(
+                Finding(f.kind, f.start - stretch.start, f.end - stretch.start, f.detail) for f in found
+            )
+            return found
+        return [Finding(f.kind, f.start + stretch.start, f.end + stretch.start, f.detail) for f in known]
 
 
 class Stretch(NamedTuple):
@@ -301,9 +340,9 @@ def _merge(found: list[Finding]) -> list[Finding]:
     return out
 
 
-def redact_pii(text: str, marks: dict[str, str] = MARKS) -> str:
+def redact_pii(text: str, marks: dict[str, str] = MARKS, memo: StretchMemo | None = None) -> str:
     """`text` with every finding replaced by its kind's mark (`[card]`, `[phone]`, ...)."""
-    findings = find_pii(text)
+    findings = find_pii(text, memo)
     if not findings:
         return text
     parts: list[str] = []

@@ -15,6 +15,7 @@ from security.guard.pii import (
     _EMAIL,
     MARKS,
     Finding,
+    StretchMemo,
     _merge,
     _numbers_in,
     _phones_in,
@@ -151,6 +152,30 @@ def test_scanning_only_near_digits_finds_what_a_whole_text_scan_finds(picked: li
     # any mix of labelled lines and prose, cut anywhere, must give the same findings as scanning everything.
     text = "".join(PROSE[:cut] + line + " " for line, cut in zip(picked, cuts, strict=False)) + PROSE
     assert find_pii(text) == _whole_text_scan(text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from([line.raw for line in LINES]), min_size=1, max_size=6),
+    st.lists(st.integers(min_value=0, max_value=len(PROSE)), min_size=6, max_size=6),
+)
+def test_remembered_stretches_give_what_a_fresh_scan_gives(picked: list[str], cuts: list[int]) -> None:
+    # The hosted-call guard remembers the findings of the digit-bearing stretches it scanned; the same stretches
+    # in another prompt, or shifted in this one, must come out as a fresh scan finds them.
+    memo = StretchMemo()
+    text = "".join(PROSE[:cut] + line + " " for line, cut in zip(picked, cuts, strict=False)) + PROSE
+    shifted = PROSE[: cuts[0]] + text
+    for sample in (text, shifted, text, shifted[::-1], text):
+        assert find_pii(sample, memo) == find_pii(sample)
+
+
+def test_a_remembered_stretch_is_only_reused_for_the_same_characters() -> None:
+    memo = StretchMemo()
+    card = "Please refund the card 4111 1111 1111 1111 today."
+    order = "Please refund the order 4111 1111 1111 1112 today."  # not Luhn-valid: an order number
+    assert redact_pii(card, memo=memo) == "Please refund the card [card] today."
+    assert redact_pii(order, memo=memo) == order
+    assert redact_pii("x" + card, memo=memo) == "x" + "Please refund the card [card] today."
 
 
 def test_personal_data_deep_inside_a_long_prompt_is_still_redacted() -> None:
