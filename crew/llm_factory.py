@@ -59,6 +59,10 @@ class HostedCallPolicy(Protocol):
 
     def check_response(self, body: Any) -> Any: ...
 
+    def reads_response(self, content: bytes) -> bool:
+        """False when `check_response` would return the parsed `content` as it is (so it is not parsed)."""
+        ...
+
 
 class PolicyInterceptor(BaseInterceptor[httpx.Request, httpx.Response]):
     """Runs a `HostedCallPolicy` on the JSON bodies of a hosted model's HTTP calls (CrewAI's transport hook)."""
@@ -85,6 +89,8 @@ class PolicyInterceptor(BaseInterceptor[httpx.Request, httpx.Response]):
         return self._checked(message, await message.aread())
 
     def _checked(self, response: httpx.Response, content: bytes) -> httpx.Response:
+        if not self.policy.reads_response(content):
+            return response
         try:
             body = json.loads(content)
         except ValueError:

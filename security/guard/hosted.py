@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from security.guard.pii import redact_pii
+from security.guard.pii import StretchMemo, redact_pii
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ class HostedCallGuard:
     redact: bool = True
     canary_enabled: bool = True
     canary: str = field(default_factory=new_canary)
+    # Prompts repeat most of their digit-bearing text between requests: scan each distinct stretch once.
+    pii_memo: StretchMemo = field(default_factory=StretchMemo, repr=False, compare=False)
 
     @property
     def canary_line(self) -> str:
@@ -103,7 +105,7 @@ class HostedCallGuard:
             count = 0
             for key in _TEXT_KEYS:
                 if key in body:
-                    body[key], n = _redact_strings(body[key])
+                    body[key], n = _redact_strings(body[key], self.pii_memo)
                     count += n
             if scope is not None:
                 scope.redactions += count
@@ -119,6 +121,11 @@ class HostedCallGuard:
         return body
 
     # --- inbound -------------------------------------------------------------------------------------------
+    def reads_response(self, content: bytes) -> bool:
+        # The canary is ASCII letters, digits and a dash: in a JSON body it is either written as it is or, by an
+        # encoder escaping characters it need not, with \u escapes. Without either, nothing can have leaked.
+        return self.canary_enabled and (self.canary.encode() in content or b"\\u" in content)
+
     def check_response(self, body: Any) -> Any:
         if not self.canary_enabled:
             return body
@@ -134,12 +141,12 @@ class HostedCallGuard:
         return self.canary_enabled and self.canary in text
 
 
-def _redact_strings(value: Any) -> tuple[Any, int]:
+def _redact_strings(value: Any, memo: StretchMemo) -> tuple[Any, int]:
     if isinstance(value, str):
-        out = redact_pii(value)
+        out = redact_pii(value, memo=memo)
         return out, int(out != value)
     if isinstance(value, list):
-        items = [_redact_strings(v) for v in value]
+        items = [_redact_strings(v, memo) for v in value]
         return [v for v, _ in items], sum(n for _, n in items)
     if isinstance(value, dict):
         out_dict: dict[str, Any] = {}
@@ -148,7 +155,7 @@ def _redact_strings(value: Any) -> tuple[Any, int]:
             if k in ("role", "type", "id", "tool_call_id", "name", "model"):
                 out_dict[k] = v
                 continue
-            out_dict[k], n = _redact_strings(v)
+            out_dict[k], n = _redact_strings(v, memo)
             total += n
         return out_dict, total
     return value, 0

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from crew.models import Route
@@ -132,3 +133,27 @@ def test_redaction_can_be_allowed() -> None:
     guard = HostedCallGuard(redact=False, canary_enabled=False)
     body = guard.prepare_request({"messages": [{"role": "user", "content": "card 4111 1111 1111 1111"}]})
     assert body == {"messages": [{"role": "user", "content": "card 4111 1111 1111 1111"}]}
+
+
+def _through_the_transport_hook(guard: HostedCallGuard, raw: bytes) -> httpx.Response:
+    """What CrewAI reads after the desk's transport hook has seen a hosted model's HTTP response."""
+    from crew.llm_factory import PolicyInterceptor
+
+    return PolicyInterceptor(guard).on_inbound(
+        httpx.Response(200, headers={"content-type": "application/json"}, content=raw)
+    )
+
+
+def test_a_leak_written_with_json_escapes_is_still_replaced() -> None:
+    guard = HostedCallGuard()
+    # An encoder may escape characters it need not: "\u0063" is "c", so this body holds the canary.
+    escaped = guard.canary.replace("c", "\\u0063", 1)
+    raw = b'{"choices": [{"message": {"role": "assistant", "content": "marker: ' + escaped.encode() + b'"}}]}'
+    checked = json.loads(_through_the_transport_hook(guard, raw).read())
+    assert checked["choices"][0]["message"]["content"] == LEAK_REPLY
+
+
+def test_a_reply_without_the_canary_passes_the_hook_as_it_came() -> None:
+    guard = HostedCallGuard()
+    raw = b'{"choices": [{"message": {"role": "assistant", "content": "Your refund is on its way."}}]}'
+    assert _through_the_transport_hook(guard, raw).read() == raw
