@@ -9,7 +9,9 @@ with the database copy (`verify_against_database`), whose own chain is checked t
 Concurrency: a thread lock serialises writers of one process and an exclusive `flock` on the file
 serialises processes (several uvicorn workers): the writer reads the last line under the lock, so the
 chain stays linear whoever writes. POSIX only (fcntl). Lines are flushed but not fsynced per event; the
-database copy is the durable second record.
+database copy is the durable second record. In the API that copy follows within a tenth of a second, in
+batches (desk/audit_rows.py): a killed process loses nothing (its lines are restored from the file), but a
+power loss can take the last tenth of a second of events from both.
 
 Entries never hold message text, tokens or passwords (callers pass identifiers and codes only), and
 every string is passed through `security.redact` so e-mail addresses and card numbers cannot slip in, then
