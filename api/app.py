@@ -49,8 +49,8 @@ def create_app(
     )
     session_factory = make_session_factory(engine)
     # The request writes and chains the file line; the database copy follows in batches (desk/audit_rows.py).
-    audit_rows = AuditRowWriter(engine, settings.audit_log_file)
-    audit = AuditLog(settings.audit_log_file, engine, rows=audit_rows)
+    audit_rows = AuditRowWriter(engine, settings.audit_log_file, chain=settings.audit_chain)
+    audit = AuditLog(settings.audit_log_file, engine, rows=audit_rows, chain=settings.audit_chain)
     crew_holder = CrewHolder(crew)
 
     def job_intake() -> Intake:

@@ -215,6 +215,7 @@ class AccountOut(BaseModel):
 
 
 class AuditEventOut(BaseModel):
+    chain: str = ""  # which machine's audit file the event was written to (AUDIT_CHAIN; "" on one machine)
     seq: int
     ts: datetime
     event: str

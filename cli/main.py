@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit log tools").add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser("verify", help="check the audit log's hash chain")
     verify.add_argument("--file", default=None, help="audit log file (default: AUDIT_LOG_FILE)")
+    verify.add_argument("--chain", default=None, help="that file's chain in the database (default: AUDIT_CHAIN)")
 
     db = sub.add_parser("db", help="database tools").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="create or upgrade the schema (Alembic migrations)")

@@ -103,10 +103,14 @@ class RowSink(Protocol):
 
 
 class AuditLog:
-    def __init__(self, path: Path, engine: Engine | None = None, *, rows: RowSink | None = None) -> None:
+    def __init__(
+        self, path: Path, engine: Engine | None = None, *, rows: RowSink | None = None, chain: str = ""
+    ) -> None:
         """`rows`: store the database copy through this sink (desk/audit_rows.py, batched behind the file)
-        instead of one insert per event in the caller's thread."""
+        instead of one insert per event in the caller's thread. `chain`: the name of this file's chain in the
+        shared table (AUDIT_CHAIN; one per machine)."""
         self.path = path
+        self.chain = chain
         self._engine = engine
         self._rows = rows
         self._lock = threading.Lock()
@@ -163,7 +167,7 @@ class AuditLog:
     def _store(self, entry: dict[str, Any]) -> None:
         if self._engine is None:
             return
-        row = row_of(entry)
+        row = row_of(entry, self.chain)
         try:
             # A Core insert costs a third of an ORM unit of work, and this runs on every request. The
             # statement is built once (INSERT_EVENT) and gets one parameter dict, not a one-element list
@@ -175,9 +179,10 @@ class AuditLog:
             logger.exception("audit event %s (seq %s) not stored in the database", entry["event"], entry["seq"])
 
 
-def row_of(entry: dict[str, Any]) -> dict[str, Any]:
-    """The `audit_events` row holding `entry` (`row_entry` turns it back)."""
+def row_of(entry: dict[str, Any], chain: str = "") -> dict[str, Any]:
+    """The `audit_events` row holding `entry` of the chain `chain` (`row_entry` turns it back)."""
     return {
+        "chain": chain,
         "seq": entry["seq"],
         "ts": datetime.fromisoformat(entry["ts"]),
         "event": entry["event"],
@@ -264,16 +269,22 @@ def row_entry(row: Row[Any] | AuditEvent) -> dict[str, Any]:
     return entry
 
 
-def _rows(session: Session) -> Iterator[Row[Any]]:
+def _rows(session: Session, chain: str) -> Iterator[Row[Any]]:
     columns = [getattr(AuditEvent, n) for n in ("seq", "ts", "event", *_COLUMNS, "payload", "prev_hash", "hash")]
-    query = select(*columns).order_by(AuditEvent.seq, AuditEvent.id).execution_options(yield_per=_VERIFY_BATCH)
+    query = (
+        select(*columns)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq, AuditEvent.id)
+        .execution_options(yield_per=_VERIFY_BATCH)
+    )
     yield from session.execute(query)
 
 
-def verify_database(session: Session) -> VerifyResult:
-    """Recompute every row's hash and check its link to the row before (gaps in `seq` are deleted rows)."""
+def verify_database(session: Session, chain: str = "") -> VerifyResult:
+    """Recompute every row's hash of one chain and check its link to the row before (gaps in `seq` are deleted
+    rows). Each audit file is a chain of its own in the table (AUDIT_CHAIN)."""
     prev_hash, seq, count = GENESIS, 0, 0
-    for row in _rows(session):
+    for row in _rows(session, chain):
         if row.seq != seq + 1:
             if row.seq <= seq:
                 problem = f"the database holds seq {row.seq} twice or out of order"
@@ -348,12 +359,14 @@ def compare_with_file(result: VerifyResult, path: Path, *, now: datetime | None 
     return result
 
 
-def verify_against_database(result: VerifyResult, session: Session, path: Path | None = None) -> VerifyResult:
-    """After `verify_file`: the database copy's own chain holds, and it ends where the file ends, with the
-    same hash (lines cut off the end of the file, and rows edited or deleted in the database, are found)."""
+def verify_against_database(
+    result: VerifyResult, session: Session, path: Path | None = None, chain: str = ""
+) -> VerifyResult:
+    """After `verify_file`: the database copy of the file's chain holds, and it ends where the file ends, with
+    the same hash (lines cut off the end of the file, and rows edited or deleted in the database, are found)."""
     if not result.ok:
         return result
-    stored = verify_database(session)
+    stored = verify_database(session, chain)
     if not stored.ok:
         return replace(stored, line=None)
     if path is not None:

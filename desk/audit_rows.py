@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine, Table, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -63,11 +63,13 @@ class AuditRowWriter:
         engine: Engine,
         path: Path,
         *,
+        chain: str = "",
         flush_seconds: float = FLUSH_SECONDS,
         reconcile_seconds: float = RECONCILE_SECONDS,
     ) -> None:
         self._engine = engine
         self._path = path
+        self._chain = chain
         self._insert = insert_once(engine)
         self._flush_seconds = flush_seconds
         self._reconcile_seconds = reconcile_seconds
@@ -159,7 +161,7 @@ class AuditRowWriter:
         try:
             if batch:
                 with self._engine.begin() as conn:
-                    conn.execute(self._insert, [row_of(entry) for entry in batch])
+                    conn.execute(self._insert, [row_of(entry, self._chain) for entry in batch])
         except Exception:  # the thread must outlive any failure, or no row is stored again
             # The lines are in the file: the next reconcile (within RECONCILE_SECONDS) stores them.
             logger.exception(
@@ -183,14 +185,15 @@ class AuditRowWriter:
         """Insert the file lines above the watermark that the table lacks and that are older than IN_FLIGHT;
         returns how many were inserted."""
         newest = last_seq(self._path)
+        mine = AuditEvent.chain == self._chain
         if self._watermark is None:
             with self._engine.connect() as conn:
-                stored_max = conn.scalar(select(func.max(AuditEvent.seq))) or 0
+                stored_max = conn.scalar(select(func.max(AuditEvent.seq)).where(mine)) or 0
             self._watermark = max(0, min(stored_max, newest) - STARTUP_WINDOW)
         floor = self._watermark
         if newest <= floor:
             return 0
-        above = AuditEvent.seq > floor
+        above = and_(mine, AuditEvent.seq > floor)
         with self._engine.connect() as conn:
             if conn.scalar(select(func.count()).where(above, AuditEvent.seq <= newest)) == newest - floor:
                 self._watermark = newest
@@ -202,7 +205,7 @@ class AuditRowWriter:
         ready = [entry for entry in missing if now - datetime.fromisoformat(entry["ts"]) >= IN_FLIGHT]
         for start in range(0, len(ready), MAX_BATCH):
             with self._engine.begin() as conn:
-                conn.execute(self._insert, [row_of(entry) for entry in ready[start : start + MAX_BATCH]])
+                conn.execute(self._insert, [row_of(entry, self._chain) for entry in ready[start : start + MAX_BATCH]])
         self._watermark = min(entry["seq"] for entry in young) - 1 if young else newest
         return len(ready)
 

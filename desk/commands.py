@@ -40,7 +40,7 @@ def users_create(args: argparse.Namespace) -> int:
             account = create_account(
                 session, username=args.username, password=password, role=args.role, customer_id=args.customer_id
             )
-        AuditLog(settings.audit_log_file, engine).record(
+        AuditLog(settings.audit_log_file, engine, chain=settings.audit_chain).record(
             "account_created",
             actor=f"cli:{getpass.getuser()}",
             target_account_id=account.id,
@@ -70,7 +70,7 @@ def _set_active(args: argparse.Namespace, active: bool, settings: Settings | Non
         with make_session_factory(engine)() as session:
             account, changed = set_active(session, args.username, active)
             if changed:
-                AuditLog(settings.audit_log_file, engine).record(
+                AuditLog(settings.audit_log_file, engine, chain=settings.audit_chain).record(
                     "account_enabled" if active else "account_disabled",
                     actor=f"cli:{getpass.getuser()}",
                     target_account_id=account.id,
@@ -111,6 +111,8 @@ def audit_verify(args: argparse.Namespace, settings: Settings | None = None) -> 
 
     settings = settings or get_settings()
     path = Path(args.file) if args.file else settings.audit_log_file
+    chain = getattr(args, "chain", None)
+    chain = settings.audit_chain if chain is None else chain
     if not path.exists() and _database_audit_rows(settings) == 0:
         _out("OK: no entries yet (no audit file and no audit rows in the database)")
         return 0
@@ -120,7 +122,7 @@ def audit_verify(args: argparse.Namespace, settings: Settings | None = None) -> 
         engine = make_engine(settings.database_url)
         try:
             with make_session_factory(engine)() as session:
-                result = verify_against_database(result, session, path)
+                result = verify_against_database(result, session, path, chain)
                 checked_db = True
         except SQLAlchemyError as exc:
             # No schema or no server: the file's own chain was still checked; say so in one line.

@@ -37,7 +37,7 @@ def import_customers(args: argparse.Namespace) -> int:
     try:
         with make_session_factory(engine)() as session:
             result = import_csv(session, Path(args.file), known_tiers=tiers)
-        AuditLog(settings.audit_log_file, engine).record(
+        AuditLog(settings.audit_log_file, engine, chain=settings.audit_chain).record(
             "customers_imported",
             actor=f"cli:{getpass.getuser()}",
             via="cli",

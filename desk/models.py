@@ -148,9 +148,14 @@ class AuditEvent(Base):
     """A copy of each audit-log line, for queries (`/support/status`) and to detect a truncated file."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_event_ts", "event", "ts"),)
+    __table_args__ = (
+        Index("ix_audit_events_event_ts", "event", "ts"),
+        Index("ix_audit_events_chain_seq", "chain", "seq"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Which audit file (one per machine, AUDIT_CHAIN) the row copies: each file is a chain of its own.
+    chain: Mapped[str] = mapped_column(String(64), default="", server_default="")
     seq: Mapped[int] = mapped_column(Integer, index=True)
     ts: Mapped[datetime] = mapped_column()
     event: Mapped[str] = mapped_column(String(40))

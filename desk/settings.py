@@ -71,6 +71,9 @@ class Settings(BaseSettings):
 
     # --- audit -------------------------------------------------------------------------------------
     audit_log_file: Path = Path("logs/audit.log")
+    # The name of this machine's audit chain in the shared audit_events table: one per AUDIT_LOG_FILE. Processes
+    # sharing a file share its chain; give each machine its own when the desk runs on several.
+    audit_chain: str = Field(default="", max_length=64)
 
     # --- models ------------------------------------------------------------------------------------
     # Empty model name = the local deterministic model (no key, no network).

@@ -129,15 +129,16 @@ def read_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> AuditPage:
-    """Audit events, newest first, with whether the database copy they come from holds: its hash chain is
-    recomputed on every call (the whole table, not only this page) and compared with the audit file."""
+    """Audit events, newest first, with whether the database copy they come from holds: the chain of this
+    machine's audit file is recomputed on every call (all its rows, not only this page) and compared with the
+    file. Other machines' rows (`chain`) are checked by `support-desk audit verify` on those machines."""
     audit.flush()  # this process's latest events, in the copy before it is read
     query = select(AuditEvent)
     if event is not None:
         query = query.where(AuditEvent.event == event)
     rows = session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset))
     items = [AuditEventOut.model_validate(r, from_attributes=True) for r in rows]
-    chain = compare_with_file(verify_database(session), audit.path)
+    chain = compare_with_file(verify_database(session, audit.chain), audit.path)
     return AuditPage(
         items=items,
         limit=limit,

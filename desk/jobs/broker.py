@@ -139,7 +139,7 @@ class WorkerContext:
             settings.database_url, pool_size=10, busy_timeout_seconds=settings.database_busy_timeout_seconds
         )
         session_factory = make_session_factory(engine)
-        audit = AuditLog(settings.audit_log_file, engine)
+        audit = AuditLog(settings.audit_log_file, engine, chain=settings.audit_chain)
         self.paging = CeleryPageDispatcher(settings, session_factory, self.app)
         hook = OutboxPager(session_factory, audit, self.paging.dispatch_due, max_repages=settings.oncall_max_repages)
         limits = RateLimits(settings.rate_limit_storage_uri, settings.rate_limit_per_minute, settings.login_rate_limit)
@@ -166,7 +166,7 @@ def recovery_loop(settings: Settings, app: Celery) -> RecoveryLoop:
     url = settings.events_url()
     recovery = JobRecovery(
         engine,
-        AuditLog(settings.audit_log_file, engine),
+        AuditLog(settings.audit_log_file, engine, chain=settings.audit_chain),
         RedisEvents(url).publish if url else _no_events,
         lambda job_id: send_answer(app, job_id),
         max_attempts=settings.job_max_attempts,

@@ -92,7 +92,7 @@ class PagingRuntime:
 
                 settings = self.settings
                 engine = make_engine(settings.database_url, pool_size=5)
-                audit = AuditLog(settings.audit_log_file, engine)
+                audit = AuditLog(settings.audit_log_file, engine, chain=settings.audit_chain)
                 secret = settings.oncall_webhook_secret.get_secret_value()
                 self._sender = WebhookSender(secret, settings.oncall_delivery_timeout_seconds)
                 self._worker = DeliveryWorker(

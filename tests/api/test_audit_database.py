@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
 from desk import audit as audit_module
-from desk.audit import entry_hash, row_entry, verify_database
+from desk.audit import AuditLog, entry_hash, row_entry, verify_database
 from desk.commands import audit_verify
 from desk.models import AuditEvent
 from desk.settings import Settings
@@ -123,3 +123,17 @@ def test_a_consistently_rewritten_copy_is_found_through_the_file(
     intact, _, problem = _chain(client, admin)
     assert intact is False and "differs from the file" in (problem or "")
     assert audit_verify(Args(), settings) == 1  # type: ignore[arg-type]
+
+
+def test_another_machines_chain_in_the_table_leaves_this_one_intact(
+    desk: tuple[TestClient, Settings, dict[str, str]], tmp_path: Path
+) -> None:
+    # The documented layout with processes on two machines: each writes its own file into the shared table.
+    client, settings, admin = desk
+    other = AuditLog(tmp_path / "other-machine.log", client.app.state.engine, chain="other-machine")  # type: ignore[attr-defined]
+    for number in range(3):
+        other.record("login", actor="bob", request_id=f"o{number}")
+    assert _chain(client, admin) == (True, None, None)
+    assert audit_verify(Args(), settings) == 0  # type: ignore[arg-type]
+    page = client.get("/admin/audit", params={"event": "login"}, headers=admin).json()
+    assert {item["chain"] for item in page["items"]} == {"other-machine"}

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 
-from desk.audit import IN_FLIGHT, AuditLog, verify_against_database, verify_file
+from desk.audit import IN_FLIGHT, AuditLog, verify_against_database, verify_database, verify_file
 from desk.audit_rows import AuditRowWriter
 from desk.db import make_engine, make_session_factory, upgrade_database
 from desk.models import AuditEvent
@@ -130,3 +130,23 @@ def test_a_batch_the_database_refused_is_restored_from_the_file(engine: Engine, 
     assert writer.reconcile(now=_later()) == 2
     writer.close()
     assert _stored(engine) == 3 and _intact(engine, path)
+
+
+def test_two_machines_keep_two_chains_in_one_table(engine: Engine, tmp_path: Path) -> None:
+    # Each machine writes its own file (a chain from seq 1) into the shared table: both copies verify apart.
+    first = AuditLog(tmp_path / "machine-a.log", engine, chain="machine-a")
+    second = AuditLog(tmp_path / "machine-b.log", engine, chain="machine-b")
+    for number in range(3):
+        first.record("login", actor="alice", request_id=f"a{number}")
+        second.record("login", actor="bob", request_id=f"b{number}")
+    with make_session_factory(engine)() as session:
+        for log in (first, second):
+            assert verify_against_database(verify_file(log.path), session, log.path, log.chain).ok
+        assert verify_database(session, "machine-a").entries == 3
+    # A third machine's restore looks at its own chain only: the others' rows do not hide its missing ones.
+    third = AuditLog(tmp_path / "machine-c.log", chain="machine-c")
+    for number in range(2):
+        third.record("login", actor="carol", request_id=f"c{number}")
+    writer = AuditRowWriter(engine, third.path, chain="machine-c")
+    assert writer.reconcile(now=_later()) == 2
+    assert _stored(engine) == 8
