@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -220,11 +220,11 @@ class SlaPolicies:
     def calendar_for(self, targets: Targets, clock: str) -> BusinessCalendar | None:
         return self.calendar if clock in targets.business_clocks else None
 
-    @property
+    @cached_property
     def earliest_crossing(self) -> timedelta:
         """The least time any clock of any tier and priority runs before it reaches a threshold (near breach):
         a case younger than this has crossed none, as no clock starts before its case or runs faster than
-        the wall clock."""
+        the wall clock. Computed once: the sweep asks for every watched case."""
         shortest = min(
             targets.target(clock)
             for by_priority in self.targets_by_tier.values()
