@@ -66,14 +66,14 @@ class PrincipalCache:
         finally:
             self._loading.pop(key, None)
         if principal is not None:
-            self.put(principal, generation=generation)
+            self._put(principal, generation)
         return principal
 
-    def put(self, principal: Principal, *, generation: int | None = None) -> None:
+    def _put(self, principal: Principal, generation: int) -> None:
         if self._ttl <= 0:
             return
         with self._lock:
-            if generation is not None and generation != self._generation:
+            if generation != self._generation:
                 return  # looked up before a `forget`: possibly stale
             if len(self._entries) >= self._max:
                 # Rare (more distinct users than entries within one TTL): start over rather than track age.
