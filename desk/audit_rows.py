@@ -201,8 +201,10 @@ class AuditRowWriter:
             present = set(conn.scalars(select(AuditEvent.seq).where(above)))
         missing = [entry for entry in _entries_above(self._path, floor) if entry["seq"] not in present]
         now = now or datetime.now(UTC)
-        young = [entry for entry in missing if now - datetime.fromisoformat(entry["ts"]) < IN_FLIGHT]
-        ready = [entry for entry in missing if now - datetime.fromisoformat(entry["ts"]) >= IN_FLIGHT]
+        young: list[dict[str, Any]] = []
+        ready: list[dict[str, Any]] = []
+        for entry in missing:
+            (young if now - datetime.fromisoformat(entry["ts"]) < IN_FLIGHT else ready).append(entry)
         for start in range(0, len(ready), MAX_BATCH):
             with self._engine.begin() as conn:
                 conn.execute(self._insert, [row_of(entry, self._chain) for entry in ready[start : start + MAX_BATCH]])
