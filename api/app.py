@@ -29,6 +29,7 @@ from desk.oncall.tasks import CeleryPageDispatcher
 from desk.principals import PrincipalCache
 from desk.ratelimit import RateLimits
 from desk.settings import Settings, get_settings
+from security.tokens import VerifiedTokens
 
 # How long the embedded pool's first job waits for the crew to finish loading.
 READY_WAIT_SECONDS = 600.0
@@ -114,6 +115,7 @@ def create_app(
     app.state.languages = LanguageGuesser()
     app.state.articles = Articles()
     app.state.principals = PrincipalCache(settings.principal_cache_seconds)
+    app.state.tokens = VerifiedTokens(secret=settings.secret_key.get_secret_value(), algorithm=settings.algorithm)
     app.state.oncall = paging
     app.state.jobs = jobs
     app.state.escalation_hook = escalation_hook or paging.pager

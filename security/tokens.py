@@ -107,3 +107,32 @@ def decode_access_token(token: str, *, secret: str, algorithm: str) -> TokenClai
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         version=version,
     )
+
+
+class VerifiedTokens:
+    """`decode_access_token` with a memory of the tokens it has already verified, keyed by the token itself.
+
+    An integrator sends the same token with every request until it expires; verifying it again (canonical
+    segments, base64, JSON, HMAC, claim checks) gives the same claims every time, except that it expires. So a
+    token seen before is accepted from memory only while it has not expired; anything else is verified in
+    full. Only verified tokens are kept, so invalid input cannot fill the memory, which is bounded (when full
+    it starts over). Revocation is not decided here: the caller still compares the claims' version with the
+    account's. Safe to share between threads (a lost race costs one verification)."""
+
+    def __init__(self, *, secret: str, algorithm: str, max_entries: int = 4096) -> None:
+        self._secret = secret
+        self._algorithm = algorithm
+        self._max = max_entries
+        self._seen: dict[str, TokenClaims] = {}
+
+    def decode(self, token: str) -> TokenClaims:
+        known = self._seen.get(token)
+        if known is not None:
+            if datetime.now(UTC) < known.expires_at:
+                return known
+            self._seen.pop(token, None)
+        claims = decode_access_token(token, secret=self._secret, algorithm=self._algorithm)
+        if len(self._seen) >= self._max:
+            self._seen.clear()
+        self._seen[token] = claims
+        return claims

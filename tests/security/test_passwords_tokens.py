@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from jose import jwt
 
 from security.passwords import hash_password, verify_password
 from security.redact import redact
-from security.tokens import InvalidToken, create_access_token, decode_access_token
+from security.tokens import InvalidToken, VerifiedTokens, create_access_token, decode_access_token
 
 SECRET = "s" * 40
 
@@ -51,6 +52,47 @@ def test_tokens_rejected(mutation: str) -> None:
         claims["role"] = "root"
     with pytest.raises(InvalidToken):
         decode_access_token(jwt.encode(claims, secret, algorithm=algorithm), secret=SECRET, algorithm="HS256")
+
+
+def test_a_remembered_token_is_accepted_only_until_it_expires() -> None:
+    tokens = VerifiedTokens(secret=SECRET, algorithm="HS256")
+    # Issued so that it expires within two seconds (lifetimes are whole minutes).
+    issued = datetime.now(UTC) - timedelta(minutes=1) + timedelta(seconds=1.2)
+    token, _ = create_access_token(
+        subject="u", role="staff", customer_id=None, secret=SECRET, algorithm="HS256", expires_minutes=1, now=issued
+    )
+    first = tokens.decode(token)
+    assert tokens.decode(token) == first
+    time.sleep(max(0.0, (first.expires_at - datetime.now(UTC)).total_seconds()) + 1.1)
+    with pytest.raises(InvalidToken):
+        tokens.decode(token)
+
+
+def test_a_token_changed_by_one_character_is_verified_in_full_and_refused() -> None:
+    tokens = VerifiedTokens(secret=SECRET, algorithm="HS256")
+    token, _ = create_access_token(
+        subject="u", role="integrator", customer_id=None, secret=SECRET, algorithm="HS256", expires_minutes=5
+    )
+    tokens.decode(token)
+    header, payload, signature = token.split(".")
+    forged = jwt.encode({**jwt.get_unverified_claims(token), "role": "admin"}, "t" * 40, algorithm="HS256")
+    for bad in (forged, f"{header}.{payload}.{signature[:-2]}", f"{header}.{payload}.{signature}==", ""):
+        for _attempt in range(2):  # refused again the second time: a refusal is never remembered
+            with pytest.raises(InvalidToken):
+                tokens.decode(bad)
+    assert tokens.decode(token).role == "integrator"
+
+
+def test_the_memory_of_verified_tokens_is_bounded() -> None:
+    tokens = VerifiedTokens(secret=SECRET, algorithm="HS256", max_entries=3)
+    issued = [
+        create_access_token(
+            subject=f"u{i}", role="customer", customer_id=f"c{i}", secret=SECRET, algorithm="HS256", expires_minutes=5
+        )[0]
+        for i in range(10)
+    ]
+    assert [tokens.decode(token).sub for token in issued] == [f"u{i}" for i in range(10)]
+    assert len(tokens._seen) <= 3
 
 
 def test_redact_emails_and_cards() -> None:
