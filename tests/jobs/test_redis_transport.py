@@ -4,11 +4,13 @@ test_workers.py; this checks the selection and the bookkeeping a late ack relies
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from kombu import Connection, Exchange, Queue
 
 from desk.jobs import redis_transport
-from desk.jobs.broker import make_celery
+from desk.jobs.broker import ANSWER_TASK, CREW_QUEUE, make_celery, send_answer
 from desk.settings import Settings
 from tests.jobs.conftest import RABBIT_URL, REDIS_URL, broker_down
 
@@ -39,3 +41,22 @@ def test_an_unacked_message_is_tracked_until_acked_with_one_client_per_channel()
         message.ack()
         assert not client.hexists(channel.unacked_key, message.delivery_tag)
         channel.close()
+
+
+def test_a_job_sent_before_any_worker_declared_its_queue_waits_there(broker_url: str) -> None:
+    # RabbitMQ drops a message sent to a queue that does not exist, so the hand-off declares the queue there;
+    # on Redis it skips the declaration, and the message must still be on the queue a worker will read.
+    app = make_celery(Settings(celery_broker_url=broker_url))
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        channel.queue_delete(CREW_QUEUE)
+        send_answer(app, "job-before-any-worker")
+        queue = Queue(CREW_QUEUE, routing_key=CREW_QUEUE)(channel)
+        # The publish went out on another connection of Celery's pool, without a confirm: allow it to arrive.
+        deadline, message = time.monotonic() + 5.0, None
+        while message is None and time.monotonic() < deadline:
+            message = queue.get(no_ack=True)
+            time.sleep(0 if message is not None else 0.05)
+    assert message is not None
+    assert message.headers["task"] == ANSWER_TASK
+    assert message.payload[0] == ["job-before-any-worker"]
