@@ -25,6 +25,7 @@ from crewai import LLM, BaseLLM
 from crewai.llms.hooks.base import BaseInterceptor
 
 from crew.compat.openai_pass_through import pass_messages_through
+from crew.compat.pool_per_thread import pool_per_thread
 from crew.config import CrewConfig
 from crew.local_model.llm import LocalLLM
 from crew.local_model.router import LocalRouter
@@ -110,7 +111,8 @@ def build_hosted_llm(model: str, config: CrewConfig, policy: HostedCallPolicy | 
 
     `crewai.LLM(...)` returns the provider's native client class (e.g. `OpenAICompatibleCompletion`). With a
     `policy`, every HTTP call of that client goes through it (`PolicyInterceptor`). OpenAI-family clients send
-    CrewAI's messages and tools without the SDK's request walk (crew/compat/openai_pass_through.py).
+    CrewAI's messages and tools without the SDK's request walk (crew/compat/openai_pass_through.py), and each
+    thread calls through a connection pool of its own (crew/compat/pool_per_thread.py).
     """
     api_key = config.api_key.get_secret_value() or None
     base_url = config.base_url or None
@@ -128,6 +130,7 @@ def build_hosted_llm(model: str, config: CrewConfig, policy: HostedCallPolicy | 
         **extra,
     )
     pass_messages_through(llm)
+    pool_per_thread(llm)
     return llm
 
 
