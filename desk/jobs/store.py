@@ -79,6 +79,14 @@ CLAIM = (
     )
     .returning(JOBS.c.case_id, JOBS.c.kind, JOBS.c.payload, JOBS.c.attempts, JOBS.c.created_at)
 )
+# The claim's case, shown as running, handed back by the same statement (RETURNING) when it was queued; a case
+# in another status (people have it, or a follow-up's) is read as it is.
+CASE_RUNNING = (
+    update(CASES)
+    .where(CASES.c.id == bindparam("case_id"), CASES.c.status == CaseStatus.QUEUED.value)
+    .values(status=CaseStatus.RUNNING.value, updated_at=bindparam("at"))
+    .returning(*CASES.c)
+)
 RENEW = (
     update(JOBS)
     .where(JOBS.c.owner == bindparam("holder"), JOBS.c.status.in_(ACTIVE))
@@ -169,8 +177,9 @@ def claim(engine: Engine, job_id: str, *, owner: str, lease: timedelta, max_atte
         row = conn.execute(CLAIM, params).first()
         if row is None:
             return None
-        _set_case_status(conn, row.case_id, CaseStatus.RUNNING, now, (CaseStatus.QUEUED.value,))
-        case = conn.execute(SELECT_CASE, {"case_id": row.case_id}).first()
+        case = conn.execute(CASE_RUNNING, {"case_id": row.case_id, "at": now}).first()
+        if case is None:
+            case = conn.execute(SELECT_CASE, {"case_id": row.case_id}).first()
     return Claimed(job_id, row.case_id, row.kind, dict(row.payload), row.attempts, token, row.created_at, case)
 
 
