@@ -30,8 +30,8 @@ def chat_completion(body: dict[str, Any], message: dict[str, Any], finish: str =
 class FakeOpenAI(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, respond: Respond) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, respond: Respond, handler: type[BaseHTTPRequestHandler] | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), handler or _Handler)
         self.respond = respond
         self.mode = "ok"
         self.requests: list[dict[str, Any]] = []
@@ -43,8 +43,8 @@ class FakeOpenAI(ThreadingHTTPServer):
 
 
 @contextmanager
-def serving(respond: Respond) -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI(respond)
+def serving(respond: Respond, handler: type[BaseHTTPRequestHandler] | None = None) -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(respond, handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server

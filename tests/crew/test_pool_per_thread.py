@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from tests.fake_openai import FakeOpenAI, _Handler, chat_completion
+from tests.fake_openai import _Handler, chat_completion, serving
 
 pytestmark = pytest.mark.slow  # imports crewai
 
@@ -29,19 +27,6 @@ class _KeepAliveHandler(_Handler):
         with self.server.lock:
             self.server.calls.append((self.client_address[1], body))  # type: ignore[attr-defined]
         self._send(200, self.server.respond(body, "ok"))
-
-
-@contextmanager
-def keep_alive_server() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI(lambda body, mode: chat_completion(body, {"role": "assistant", "content": "noted"}))
-    server.RequestHandlerClass = _KeepAliveHandler
-    server.calls = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class StampingPolicy:
@@ -69,7 +54,9 @@ def test_each_thread_keeps_its_own_connection_and_every_call_goes_through_the_gu
     from crew.llm_factory import build_hosted_llm
 
     policy = StampingPolicy()
-    with keep_alive_server() as server:
+    noted = {"role": "assistant", "content": "noted"}
+    with serving(lambda body, mode: chat_completion(body, noted), _KeepAliveHandler) as server:
+        server.calls = []  # type: ignore[attr-defined]
         llm = build_hosted_llm("openai/m", CrewConfig(base_url=server.base_url, max_retries=0), policy)
         assert isinstance(llm._get_sync_client()._client._transport, PerThreadTransport)  # type: ignore[attr-defined]
         replies: list[str] = []
