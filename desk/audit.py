@@ -193,6 +193,15 @@ def row_of(entry: dict[str, Any], chain: str = "") -> dict[str, Any]:
     }
 
 
+def read_line(raw: bytes) -> tuple[dict[str, Any], int] | None:
+    """A file line as (entry, its seq); None when the line is not an entry with an integer seq."""
+    try:
+        entry = json.loads(raw)
+        return entry, int(entry["seq"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
 def last_seq(path: Path) -> int:
     """The seq of the file's last line; 0 for a missing or empty file or an unreadable last line."""
     try:
@@ -203,10 +212,8 @@ def last_seq(path: Path) -> int:
         last = _last_line(fd)
     finally:
         os.close(fd)
-    try:
-        return int(json.loads(last)["seq"]) if last else 0
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-        return 0
+    read = read_line(last) if last else None
+    return read[1] if read is not None else 0
 
 
 @dataclass(frozen=True)
@@ -329,11 +336,10 @@ def compare_with_file(result: VerifyResult, path: Path, *, now: datetime | None 
         return result
     now = now or datetime.now(UTC)
     for raw in lines_backwards(path):
-        try:
-            entry = json.loads(raw)
-            seq = int(entry["seq"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        read = read_line(raw)
+        if read is None:
             return replace(result, ok=False, problem="the audit file has an unreadable line", broken_seq=None)
+        entry, seq = read
         if seq > result.last_seq:
             try:
                 age = now - datetime.fromisoformat(str(entry.get("ts")))

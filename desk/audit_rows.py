@@ -15,7 +15,6 @@ younger than IN_FLIGHT without its row as a write in flight, and FLUSH_SECONDS i
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -29,7 +28,7 @@ from sqlalchemy import Engine, Table, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from desk.audit import IN_FLIGHT, last_seq, lines_backwards, row_of
+from desk.audit import IN_FLIGHT, last_seq, lines_backwards, read_line, row_of
 from desk.models import AuditEvent
 
 FLUSH_SECONDS = 0.1
@@ -217,11 +216,10 @@ def _entries_above(path: Path, floor: int) -> Sequence[dict[str, Any]]:
     business: they are skipped here."""
     entries: list[dict[str, Any]] = []
     for raw in lines_backwards(path):
-        try:
-            entry = json.loads(raw)
-            seq = int(entry["seq"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        read = read_line(raw)
+        if read is None:
             continue
+        entry, seq = read
         if seq <= floor:
             break
         entries.append(entry)

@@ -90,16 +90,15 @@ def make_celery(settings: Settings) -> Celery:
     app.task(name=ANSWER_TASK, bind=True)(_answer)
     app.task(name=PAGE_TASK, bind=True, max_retries=None)(deliver_page)
     app.support_desk_paging = PagingRuntime(settings)  # type: ignore[attr-defined]
-    app.support_desk_declare = _declare(settings)  # type: ignore[attr-defined]
     return app
 
 
-def _declare(settings: Settings) -> list[Any] | None:
+def _declare(app: Celery) -> list[Any] | None:
     """What each publish declares first: Celery's default (None: the target queue) for RabbitMQ, where a message
-    sent to a queue that does not exist yet is dropped. On Redis the default exchange pushes the message straight
-    onto the queue's list, so the declaration (cached, but its entities bound and copied on every publish) does
-    nothing; `[]` skips it."""
-    return [] if urlsplit(settings.celery_broker_url).scheme in redis_transport.SCHEMES else None
+    sent to a queue that does not exist yet is dropped. On Redis (the transport `make_celery` chose for it) the
+    default exchange pushes the message straight onto the queue's list, so the declaration (cached, but its
+    entities bound and copied on every publish) does nothing; `[]` skips it."""
+    return [] if app.conf.broker_transport == redis_transport.TRANSPORT else None
 
 
 def send_answer(app: Celery, job_id: str) -> None:
@@ -112,7 +111,7 @@ def send_answer(app: Celery, job_id: str) -> None:
         queue=CREW_QUEUE,
         argsrepr=repr([job_id]),
         kwargsrepr="{}",
-        declare=getattr(app, "support_desk_declare", None),
+        declare=_declare(app),
     )
 
 
