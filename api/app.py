@@ -56,12 +56,13 @@ def create_app(
 
     def job_intake() -> Intake:
         """The intake the embedded pool's jobs run with (built on first use, once the crew is loaded)."""
-        crew_holder.wait(READY_WAIT_SECONDS)
         state = app.state
+        holder: CrewHolder = state.crew_holder
+        holder.wait(READY_WAIT_SECONDS)
         return Intake(
             engine,
             settings,
-            crew_holder.get(),
+            holder.get(),
             state.limits,
             audit,
             state.escalation_hook,

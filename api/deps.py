@@ -67,9 +67,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 async def get_intake(request: Request) -> intake.Intake:
     # One dependency reading app.state, rather than one FastAPI dependency per object: each costs a
     # resolution step on every request. No Session either: the case is written on the engine's connections
-    # (desk/cases.py). A crew still loading answers 503 here.
+    # (desk/cases.py). A crew still loading is waited for, off the event loop, then answers 503 here.
     state = request.app.state
     holder: CrewHolder = state.crew_holder
+    if holder.loading:
+        await run_in_threadpool(holder.wait, state.settings.crew_load_wait_seconds)
     return intake.Intake(
         state.engine,
         state.settings,

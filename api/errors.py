@@ -103,7 +103,7 @@ def _note_in_context(request: Request, exc: AppError) -> None:
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimited | DatabaseBusy):
+    if isinstance(exc, RateLimited | ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if "case_id" in exc.details:
         headers["X-Case-ID"] = str(exc.details["case_id"])

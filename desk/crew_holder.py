@@ -1,5 +1,9 @@
 """Holds the crew of this process: passed in (tests, benchmarks) or built once in a background thread at
-startup, because importing crewai takes seconds and /healthz should answer meanwhile."""
+startup, because importing crewai takes seconds and /healthz should answer meanwhile.
+
+A request that arrives while the crew is loading waits for it (CREW_LOAD_WAIT_SECONDS) rather than failing:
+several processes behind one socket (`serve --workers N`) or a restarted process get requests before a
+load balancer could know they are not ready."""
 
 from __future__ import annotations
 
@@ -36,6 +40,11 @@ class CrewHolder:
     def wait(self, timeout: float) -> bool:
         return self._loaded.wait(timeout) and self.ready
 
+    def provide(self, crew: SupportCrew) -> None:
+        """The crew is built: requests waiting for it go on."""
+        self._crew = crew
+        self._loaded.set()
+
     def start_loading(self, settings: Settings) -> None:
         if self._crew is None:
             threading.Thread(target=self._load, args=(settings,), name="crew-loader", daemon=True).start()
@@ -46,7 +55,7 @@ class CrewHolder:
             from crew.service import SupportDesk
             from desk.injection_guard import hosted_policy  # guard: redaction and canary of hosted calls
 
-            self._crew = SupportDesk.from_config(settings.crew_config(), hosted_policy=hosted_policy(settings))
+            self.provide(SupportDesk.from_config(settings.crew_config(), hosted_policy=hosted_policy(settings)))
             logger.info("crew loaded")
         except Exception:
             # /readyz reports the failure; the traceback goes to the log, never to a client.

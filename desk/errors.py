@@ -9,8 +9,8 @@
     ├── Conflict             the resource is in a state that forbids the action
     ├── RateLimited          over the per-customer or login limit; carries `retry_after`
     ├── CrewFailed           the crew (or every model behind it) failed; the case is marked `failed`
-    └── ServiceUnavailable   a dependency (database, crew) is not ready
-        └── DatabaseBusy     the database did not answer in time; carries `retry_after`
+    └── ServiceUnavailable   a dependency (database, crew) is not ready; carries `retry_after`
+        └── DatabaseBusy     the database did not answer in time
 
 The desk knows nothing of HTTP: `api/errors.py` maps each class to a status code, in one place. Messages
 are fixed strings chosen here, never the text of an underlying exception, so no internal detail reaches a
@@ -81,6 +81,7 @@ class CrewFailed(AppError):
 class ServiceUnavailable(AppError):
     code = "service_unavailable"
     message = "The service is temporarily unavailable. Please retry shortly."
+    retry_after = 5
 
 
 class DatabaseBusy(ServiceUnavailable):
@@ -89,4 +90,3 @@ class DatabaseBusy(ServiceUnavailable):
 
     code = "database_busy"
     message = "The case store is busy. Please retry in a few seconds."
-    retry_after = 5

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     support_llm_max_retries: int = Field(default=1, ge=0)
     complex_confidence_threshold: float = Field(default=0.45, ge=0, le=1)
     crew_max_workers: int = Field(default=256, ge=1)
+    # A request that reaches a process still loading its crew waits this long, then answers 503 crew_not_ready.
+    crew_load_wait_seconds: float = Field(default=30.0, ge=0)
     # Crews on the local model are pure CPU: running more at once than this only interleaves them under the
     # GIL, so each request gets slower and I/O threads (the on-call delivery worker) wait for the GIL.
     local_crew_concurrency: int = Field(default=2, ge=1)

@@ -229,6 +229,30 @@ def test_crew_not_loaded_is_503() -> None:
         CrewHolder(None).get()
 
 
+def test_a_request_arriving_while_the_crew_loads_waits_for_it(
+    client: TestClient, make_account: MakeAccount, fake_crew: FakeCrew
+) -> None:
+    # One of several processes behind one socket may get requests before its crew is built.
+    headers = make_account(client, "alice", "customer", "cust-a")
+    loading = CrewHolder(None)
+    client.app.state.crew_holder = loading  # type: ignore[attr-defined]
+    threading.Timer(0.5, loading.provide, args=(fake_crew,)).start()
+    response = client.post("/support/request", json={"message": "my invoice is wrong"}, headers=headers)
+    assert response.status_code == 200 and response.json()["response"]
+
+
+def test_a_crew_that_does_not_load_in_time_is_a_503_with_retry_after(
+    client_for: Callable[..., TestClient], settings: Settings, make_account: MakeAccount, fake_crew: FakeCrew
+) -> None:
+    client = client_for(settings.model_copy(update={"crew_load_wait_seconds": 0.2}), fake_crew)
+    headers = make_account(client, "alice", "customer", "cust-a")
+    client.app.state.crew_holder = CrewHolder(None)  # type: ignore[attr-defined]
+    response = client.post("/support/request", json={"message": "my invoice is wrong"}, headers=headers)
+    assert response.status_code == 503
+    assert response.json()["code"] == "crew_not_ready" and response.json()["request_id"]
+    assert response.headers["Retry-After"] == "5"
+
+
 def test_admin_creates_accounts_and_reads_audit(client: TestClient, make_account: MakeAccount) -> None:
     admin = make_account(client, "root", "admin")
     alice = make_account(client, "alice", "customer", "cust-a")
