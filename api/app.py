@@ -19,7 +19,7 @@ from desk.articles import Articles
 from desk.audit import AuditLog
 from desk.audit_rows import AuditRowWriter
 from desk.crew_holder import CrewHolder
-from desk.db import make_engine, make_session_factory
+from desk.db import make_session_factory, process_engine
 from desk.escalation import EscalationHook
 from desk.intake import Intake
 from desk.jobs.service import JobService
@@ -33,6 +33,8 @@ from security.tokens import VerifiedTokens
 
 # How long the embedded pool's first job waits for the crew to finish loading.
 READY_WAIT_SECONDS = 600.0
+# Requests hold a connection only while a transaction is open, so a few tens serve hundreds of crew threads.
+API_POOL_CAP = 20
 
 
 def create_app(
@@ -43,11 +45,7 @@ def create_app(
 ) -> FastAPI:
     """Build the API. Without `crew`, the real crew is built once at startup, in a background thread."""
     settings = settings or get_settings()
-    engine = make_engine(
-        settings.database_url,
-        pool_size=min(settings.crew_max_workers, 20),
-        busy_timeout_seconds=settings.database_busy_timeout_seconds,
-    )
+    engine = process_engine(settings, needed=min(settings.crew_max_workers, API_POOL_CAP))
     session_factory = make_session_factory(engine)
     # The request writes and chains the file line; the database copy follows in batches (desk/audit_rows.py).
     audit_rows = AuditRowWriter(engine, settings.audit_log_file, chain=settings.audit_chain)

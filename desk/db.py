@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from desk.settings import Settings
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # `revision: str = "0002"` / `down_revision: str | None = "0001"` in each file under migrations/versions.
 _REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
@@ -36,14 +38,30 @@ def _sqlite_pragmas(busy_timeout_seconds: float, dbapi_connection: Any, _record:
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 20, busy_timeout_seconds: float = 5.0) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 20, max_overflow: int | None = None, busy_timeout_seconds: float = 5.0
+) -> Engine:
+    """`max_overflow` None: as many again as `pool_size` (PostgreSQL; SQLite opens a connection per thread)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds})
         event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_seconds))
         return engine
     # Sessions hold a connection only while a transaction is open (never while the crew runs), so a
     # modest pool serves many crew threads.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    overflow = pool_size if max_overflow is None else max_overflow
+    return create_engine(url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)
+
+
+def process_engine(settings: Settings, needed: int) -> Engine:
+    """The engine of a long-running process (API, worker) that runs `needed` database users at once; the
+    operator's DATABASE_POOL_SIZE / DATABASE_MAX_OVERFLOW win."""
+    size, overflow = settings.database_pool(needed)
+    return make_engine(
+        settings.database_url,
+        pool_size=size,
+        max_overflow=overflow,
+        busy_timeout_seconds=settings.database_busy_timeout_seconds,
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

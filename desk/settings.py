@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # SQLite only: how long a write waits for another writer (another thread or API process) before the
     # request is answered 503 database_busy. Several API processes on one SQLite file contend for it.
     database_busy_timeout_seconds: float = Field(default=5.0, gt=0)
+    # PostgreSQL only: connections each long-running process keeps open (0 = sized for what the process runs
+    # at once: an API process min(CREW_MAX_WORKERS, 20), a job process its jobs + 1, capped at 10) and may open
+    # beyond them in a burst (-1 = as many again). Size PostgreSQL's max_connections for the sum (README).
+    database_pool_size: int = Field(default=0, ge=0)
+    database_max_overflow: int = Field(default=-1, ge=-1)
 
     # --- rate limits (slowapi / limits) ------------------------------------------------------------
     rate_limit_per_minute: int = Field(default=60, ge=1)
@@ -233,6 +238,12 @@ class Settings(BaseSettings):
     @property
     def uses_local_classifier(self) -> bool:
         return not self.support_classifier_model
+
+    def database_pool(self, default_size: int) -> tuple[int, int]:
+        """(connections kept, extra connections allowed in a burst) for a process whose own need is
+        `default_size`; DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW override it."""
+        size = self.database_pool_size or default_size
+        return size, size if self.database_max_overflow < 0 else self.database_max_overflow
 
     def crew_config(self) -> CrewConfig:
         """What the crew is built from: the crew reads no settings of its own."""

@@ -33,3 +33,10 @@ def test_env_example_values_load(monkeypatch: pytest.MonkeyPatch) -> None:
             name, value = line.split("=", 1)
             monkeypatch.setenv(name, value)
     assert Settings(_env_file=None).rate_limit_per_minute == 60
+
+
+def test_database_pool_is_sized_for_the_process_unless_the_operator_sets_it() -> None:
+    assert Settings(_env_file=None).database_pool(2) == (2, 2)
+    assert Settings(_env_file=None, database_pool_size=5).database_pool(2) == (5, 5)
+    fixed = Settings(_env_file=None, database_pool_size=5, database_max_overflow=0)
+    assert fixed.database_pool(20) == (5, 0)

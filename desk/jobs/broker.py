@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 ANSWER_TASK = "support_desk.answer"
 CREW_QUEUE = "crew"
 QUEUES = (CREW_QUEUE, PAGING_QUEUE)
+# A job process keeps at most this many database connections however many threads run jobs: each job holds
+# one only in short transactions.
+JOB_POOL_CAP = 10
 
 CrewFactory = Callable[[Settings], SupportCrew]
 
@@ -125,10 +128,13 @@ def _answer(task: Task, job_id: str) -> None:
 class WorkerContext:
     """What one worker process builds once (lazily, under a lock): its intake, publisher and lease keeper."""
 
-    def __init__(self, settings: Settings, app: Celery, crew_factory: CrewFactory = real_crew) -> None:
+    def __init__(
+        self, settings: Settings, app: Celery, crew_factory: CrewFactory = real_crew, *, jobs_at_once: int = 1
+    ) -> None:
         self.settings = settings
         self.app = app
         self.crew_factory = crew_factory
+        self.jobs_at_once = jobs_at_once  # 1 per prefork child; the thread count with --pool threads
         self._lock = threading.Lock()
         self._runtime: runner.Runtime | None = None
         self._keeper: runner.LeaseKeeper | None = None
@@ -144,7 +150,7 @@ class WorkerContext:
         from desk import intake
         from desk.articles import Articles
         from desk.audit import AuditLog
-        from desk.db import make_engine, make_session_factory
+        from desk.db import make_session_factory, process_engine
         from desk.jobs import store
         from desk.language import LanguageGuesser
         from desk.oncall.pager import OutboxPager
@@ -152,9 +158,8 @@ class WorkerContext:
         from desk.ratelimit import RateLimits
 
         settings = self.settings
-        engine = make_engine(
-            settings.database_url, pool_size=10, busy_timeout_seconds=settings.database_busy_timeout_seconds
-        )
+        # +1: the lease keeper renews every running job's lease from its own thread.
+        engine = process_engine(settings, needed=min(self.jobs_at_once + 1, JOB_POOL_CAP))
         session_factory = make_session_factory(engine)
         audit = AuditLog(settings.audit_log_file, engine, chain=settings.audit_chain)
         self.paging = CeleryPageDispatcher(settings, session_factory, self.app)
@@ -176,10 +181,10 @@ class WorkerContext:
 def recovery_loop(settings: Settings, app: Celery) -> RecoveryLoop:
     """The recovery sweep for a worker's main process (desk/jobs/recovery.py): re-queued jobs go to the broker."""
     from desk.audit import AuditLog
-    from desk.db import make_engine
+    from desk.db import process_engine
     from desk.jobs.recovery import JobRecovery, RecoveryLoop
 
-    engine = make_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
+    engine = process_engine(settings, needed=1)  # one sweep thread
     url = settings.events_url()
     recovery = JobRecovery(
         engine,

@@ -51,7 +51,11 @@ def worker(args: argparse.Namespace) -> int:
         time.sleep(1.0)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = make_celery(settings)
-    context = WorkerContext(settings, app, load_factory(args.crew_factory) if args.crew_factory else real_crew)
+    concurrency = args.concurrency or (8 if args.pool == "threads" else None)
+    factory = load_factory(args.crew_factory) if args.crew_factory else real_crew
+    # A prefork child runs one job at a time; a threads worker runs `concurrency` in one process.
+    jobs_at_once = 1 if args.pool == "prefork" else int(concurrency or 1)
+    context = WorkerContext(settings, app, factory, jobs_at_once=jobs_at_once)
     app.support_desk = context  # type: ignore[attr-defined]
     if "crew" in queues:
         if args.pool == "prefork":
@@ -66,7 +70,6 @@ def worker(args: argparse.Namespace) -> int:
     recovery = recovery_loop(settings, app)
     worker_ready.connect(lambda **_: recovery.start(), weak=False)
     hostname = args.hostname or f"support-desk-{'-'.join(queues)}@{socket.gethostname()}"
-    concurrency = args.concurrency or (8 if args.pool == "threads" else None)
     node = app.Worker(
         hostname=hostname,
         pool_cls=args.pool,

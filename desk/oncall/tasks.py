@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 PAGE_TASK = "support_desk.deliver_page"
 PAGING_QUEUE = "paging"
+# Page deliveries hold a connection only to read and mark outbox rows.
+PAGING_POOL_SIZE = 5
 # How long a dispatched page may wait in the paging queue before the sweep sends another task for it.
 DISPATCH_LEASE = timedelta(seconds=60)
 
@@ -86,12 +88,12 @@ class PagingRuntime:
         with self._lock:
             if self._worker is None:
                 from desk.audit import AuditLog
-                from desk.db import make_engine, make_session_factory
+                from desk.db import make_session_factory, process_engine
                 from desk.oncall.delivery import WebhookSender
                 from desk.oncall.worker import DeliveryWorker
 
                 settings = self.settings
-                engine = make_engine(settings.database_url, pool_size=5)
+                engine = process_engine(settings, needed=PAGING_POOL_SIZE)
                 audit = AuditLog(settings.audit_log_file, engine, chain=settings.audit_chain)
                 secret = settings.oncall_webhook_secret.get_secret_value()
                 self._sender = WebhookSender(secret, settings.oncall_delivery_timeout_seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from bench.pgschema import PostgresUnreachable, throwaway_schema
 from desk.commands import audit_verify
+from desk.db import process_engine
 from tests.api.conftest import make_settings
 from tests.api.fakes import FailingCrew, FakeCrew
 
@@ -53,3 +55,25 @@ def test_request_case_and_audit_on_postgres(
         file = None
 
     assert audit_verify(Args(), settings) == 0  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_database_pool_settings_cap_the_connections_a_process_opens(pg_url: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, database_url=pg_url, database_pool_size=2, database_max_overflow=1)
+    engine = process_engine(settings, needed=20)
+    held = [engine.connect() for _ in range(3)]
+    fourth = threading.Event()
+
+    def connect_a_fourth() -> None:
+        with engine.connect():
+            fourth.set()
+
+    threading.Thread(target=connect_a_fourth, daemon=True).start()
+    try:
+        assert not fourth.wait(0.5), "a fourth connection opened past pool size 2 + overflow 1"
+        held.pop().close()
+        assert fourth.wait(10), "the fourth caller did not get the connection given back"
+    finally:
+        for connection in held:
+            connection.close()
+        engine.dispose()
